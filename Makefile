@@ -1,0 +1,53 @@
+# drgrade — the README's two commands are `make demo` and `make test`; both set up everything.
+SHELL := /bin/bash
+GO    ?= go
+export DRGRADE_CACHE ?= $(HOME)/.cache/drgrade
+export DRGRADE_VENV  ?= $(DRGRADE_CACHE)/venv
+DATA  ?= data/synth
+FULL  ?=
+
+.PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
+
+all: build
+
+# libtorch 2.1 + the gotch glue under third_party/ (a no-op when nothing changed).
+setup:
+	@./setup-libtorch.sh
+
+build: setup
+	$(GO) build -o bin/drgrade ./cmd/drgrade
+
+# go test compares against the committed goldens; `make parity` compares live against PyTorch.
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# The PyTorch oracle: a venv with torch 2.1.0, torchvision 0.16.0, ... (python/requirements.txt).
+pyenv:
+	@./scripts/pyenv.sh
+
+# Re-run every committed generator in the venv and compare drgrade against its live output.
+parity: setup pyenv
+	DRGRADE_PARITY=1 $(GO) test -count=1 -run Parity ./...
+
+# Rewrite the committed goldens from the venv (review the diff before committing).
+goldens: setup pyenv
+	DRGRADE_PARITY=update $(GO) test -count=1 -run Parity ./...
+
+# The main job on embedded defaults.
+demo: build
+	bin/drgrade version
+	bin/drgrade forward --model resnet_small --num_classes 5 --random 2
+
+bench: build pyenv
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet: setup
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin
+	find third_party -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

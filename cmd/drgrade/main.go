@@ -1,0 +1,176 @@
+// Command drgrade trains and evaluates diabetic-retinopathy grading models the way the
+// researcher's PyTorch script does (same flags, same numbers, same files), on libtorch.
+//
+// This package is flags and wiring only: each subcommand parses its flags, calls the
+// library packages, and turns their errors into messages and exit codes.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes: 0 success, 1 a run that failed (e.g. a non-finite loss), 2 bad usage or input.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+// usageError is an error caused by the command line or the user's input: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+var commands = []command{
+	{"train", "train a model on a label-file data set (the researcher's train.py)", runTrain},
+	{"eval", "score a checkpoint on a split: metrics, confusion matrix, predictions", runEval},
+	{"predict", "grade new photographs with a checkpoint", runPredict},
+	{"summary", "print the data set's class table (Train / Val / Total)", runSummary},
+	{"synth", "write a synthetic fundus data set in the DDR layout", runSynth},
+	{"transform", "apply the train or val pipeline to an image (debugging, parity)", runTransform},
+	{"forward", "run one forward pass of a model on an input (debugging, parity)", runForward},
+	{"version", "print drgrade, gotch and libtorch versions and the device", runVersion},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		topUsage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		topUsage(stdout)
+		return exitOK
+	case "-version", "--version":
+		name = "version"
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(stderr, "drgrade %s: %v\n", c.name, err)
+			return exitUsage
+		default:
+			fmt.Fprintf(stderr, "drgrade %s: %v\n", c.name, err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(stderr, "drgrade: unknown command %q%s\n\n", name, suggest(name))
+	topUsage(stderr)
+	return exitUsage
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprintln(w, "drgrade — diabetic-retinopathy grading on libtorch, the researcher's PyTorch script in Go")
+	fmt.Fprintln(w, "\nUsage: drgrade <command> [flags]   (drgrade <command> --help for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest command name, or "".
+func suggest(name string) string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	if best := closest(name, names); best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return ""
+}
+
+// closest returns the candidate within edit distance 3 of s with the smallest distance.
+func closest(s string, candidates []string) string {
+	best, bestD := "", 4
+	sorted := append([]string(nil), candidates...)
+	sort.Strings(sorted)
+	for _, c := range sorted {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// newFlags makes a subcommand's flag set: errors are returned, not printed twice, and
+// --help prints the usage to stdout.
+func newFlags(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("drgrade "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parse reports errors once, through run
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: drgrade %s %s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args; --help prints usage to stdout and yields flag.ErrHelp, a bad flag
+// yields a usageError (exit 2).
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v (see '%s --help')", err, fs.Name())
+	}
+	return nil
+}
+
+// notYet is the answer of a subcommand whose issue has not landed.
+func notYet(name string) error {
+	return usagef("not yet available in this build (the %s subcommand lands with its issue)", name)
+}

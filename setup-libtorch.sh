@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# setup-libtorch.sh — install libtorch 2.1 and wire gotch v0.9.1 to it, without sudo and
+# without touching the Go module cache.
+#
+# Sources of libtorch, in order:
+#   1. LIBTORCH=/path            an existing libtorch (official zip layout, or a Python `torch`
+#                                package directory: both have lib/ and include/)
+#   2. the PyPI wheel torch==2.1.0 (pip download --no-deps; only torch/lib + torch/include kept)
+#   3. the official libtorch 2.1.0 zip (LIBTORCH_VARIANT=cpu|cu118|cu121; cxx11 ABI); used when
+#      LIBTORCH_VARIANT is set, or when the wheel cannot be had.
+#
+# What it writes:
+#   $DRGRADE_CACHE (default ~/.cache/drgrade)/libtorch-<ver>-<source>/   libtorch itself
+#   third_party/libtorch            symlink to the libtorch in use
+#   third_party/torch_abi.h         the detected _GLIBCXX_USE_CXX11_ABI for our C++ (internal/torchext)
+#   third_party/gotch/              a copy of gotch v0.9.1 with a generated libtch/lib.go that links
+#                                   this libtorch (CPU: -ltorch_cpu -lc10; CUDA only when usable)
+#   third_party/libtorch.env        what was detected (read by the Makefile and `drgrade version`)
+# go.mod's `replace github.com/sugarme/gotch => ./third_party/gotch` points the build at the copy.
+# Idempotent: a second run with the same inputs only checks a stamp.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tp="$here/third_party"
+cache="${DRGRADE_CACHE:-$HOME/.cache/drgrade}"
+torch_version="${DRGRADE_TORCH_VERSION:-2.1.0}"
+gotch_version="v0.9.1"
+variant="${LIBTORCH_VARIANT:-}"
+python="${PYTHON:-python3}"
+
+log() { printf 'setup-libtorch: %s\n' "$*" >&2; }
+die() { printf 'setup-libtorch: error: %s\n' "$*" >&2; exit 1; }
+
+# --- fast path: nothing changed since the last run ------------------------------------------
+inputs="torch=$torch_version gotch=$gotch_version LIBTORCH=${LIBTORCH:-} variant=$variant cache=$cache script=$(cksum < "$0" | cut -d' ' -f1)"
+stamp="$tp/.setup-stamp"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] && [ -e "$tp/libtorch/lib" ] \
+   && [ -f "$tp/gotch/libtch/lib.go" ] && [ -f "$tp/torch_abi.h" ]; then
+  exit 0
+fi
+
+mkdir -p "$cache" "$tp"
+
+# --- 1. find or install libtorch --------------------------------------------------------------
+is_libtorch() { [ -f "$1/lib/libtorch_cpu.so" ] && [ -f "$1/lib/libc10.so" ] && [ -d "$1/include/torch" ]; }
+
+from_wheel() {
+  local dest="$cache/libtorch-$torch_version-pypi"
+  if is_libtorch "$dest"; then echo "$dest"; return 0; fi
+  local wheels="$cache/wheels" whl=""
+  mkdir -p "$wheels"
+  for v in "$torch_version" 2.1.1 2.1.2; do
+    whl=$(ls "$wheels"/torch-"$v"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$whl" ]; then
+      log "downloading the torch==$v wheel from PyPI (~670 MB, cached in $wheels)"
+      if "$python" -m pip download --no-deps --quiet -d "$wheels" "torch==$v" >&2; then
+        whl=$(ls "$wheels"/torch-"$v"-*.whl 2>/dev/null | head -n1 || true)
+      fi
+    fi
+    [ -n "$whl" ] && break
+  done
+  [ -n "$whl" ] || return 1
+  log "extracting torch/lib and torch/include from $(basename "$whl")"
+  local tmp="$dest.tmp.$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  # CPU libraries only: the wheel's CUDA libraries need nvidia-* runtime packages that a
+  # plain libtorch user does not have, and they are 800 MB we would never link.
+  (cd "$tmp" && "$python" - "$whl" <<'PY'
+import sys, zipfile, os
+skip = ("libtorch_cuda", "libc10_cuda", "libnvfuser", "libcaffe2_nvrtc", "libtorch_python")
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for n in z.namelist():
+        if not (n.startswith("torch/lib/") or n.startswith("torch/include/") or n == "torch/version.py"):
+            continue
+        if n.startswith("torch/lib/") and os.path.basename(n).startswith(skip):
+            continue
+        z.extract(n, ".")
+PY
+  )
+  # The PyPI build's libtorch_cpu.so itself needs libcudart.so.12 and libcupti.so.12 (its
+  # profiler links them; nothing calls them on CPU). Take them from the two small nvidia
+  # wheels at the versions torch's METADATA pins, so the link and the loader are satisfied.
+  local meta pkg ver lib
+  meta=$(unzip -p "$whl" 'torch-*.dist-info/METADATA')
+  for pair in nvidia-cuda-runtime-cu12:libcudart.so nvidia-cuda-cupti-cu12:libcupti.so; do
+    pkg=${pair%%:*}; lib=${pair#*:}
+    ver=$(printf '%s\n' "$meta" | sed -n "s/^Requires-Dist: $pkg (==\([^)]*\)).*/\1/p" | head -n1)
+    [ -n "$ver" ] || continue
+    local nw
+    nw=$(ls "$wheels"/"${pkg//-/_}"-"$ver"-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$nw" ]; then
+      log "downloading $pkg==$ver (needed by libtorch_cpu.so)"
+      "$python" -m pip download --no-deps --quiet -d "$wheels" "$pkg==$ver" >&2 || return 1
+      nw=$(ls "$wheels"/"${pkg//-/_}"-"$ver"-*.whl | head -n1)
+    fi
+    "$python" - "$nw" "$lib" "$tmp/torch/lib" <<'PY'
+import sys, zipfile, os, shutil
+whl, lib, dest = sys.argv[1:]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if os.path.basename(n).startswith(lib):
+            with z.open(n) as src, open(os.path.join(dest, os.path.basename(n)), "wb") as out:
+                shutil.copyfileobj(src, out)
+PY
+  done
+  mv "$tmp/torch" "$dest.new" && rm -rf "$tmp" "$dest" && mv "$dest.new" "$dest"
+  echo "$dest"
+}
+
+from_zip() {
+  local v="${variant:-cpu}" dest="$cache/libtorch-$torch_version-${variant:-cpu}"
+  if is_libtorch "$dest"; then echo "$dest"; return 0; fi
+  local url="https://download.pytorch.org/libtorch/$v/libtorch-cxx11-abi-shared-with-deps-$torch_version%2B$v.zip"
+  local zip="$cache/libtorch-$torch_version-$v.zip"
+  if [ ! -f "$zip" ]; then
+    log "downloading $url"
+    curl -fL --retry 3 -o "$zip.part" "$url" >&2 || { rm -f "$zip.part"; return 1; }
+    mv "$zip.part" "$zip"
+  fi
+  local tmp="$dest.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+  unzip -q "$zip" -d "$tmp" && rm -rf "$dest" && mv "$tmp/libtorch" "$dest" && rm -rf "$tmp"
+  echo "$dest"
+}
+
+if [ -n "${LIBTORCH:-}" ]; then
+  is_libtorch "$LIBTORCH" || die "LIBTORCH=$LIBTORCH has no lib/libtorch_cpu.so, lib/libc10.so and include/torch"
+  libtorch=$(cd "$LIBTORCH" && pwd)
+elif [ -n "$variant" ]; then
+  libtorch=$(from_zip) || die "could not download the libtorch $torch_version $variant zip"
+else
+  libtorch=$(from_wheel) || { log "the PyPI wheel could not be had; trying the official zip"; libtorch=$(from_zip) ; } \
+    || die "no libtorch: set LIBTORCH=/path/to/libtorch, or allow PyPI or download.pytorch.org"
+fi
+
+# --- 2. detect ABI, version and CUDA -----------------------------------------------------------
+# The C++11 ABI mangles std::string as std::__cxx11::basic_string: look for it in libc10's symbols.
+if nm -D --defined-only "$libtorch/lib/libc10.so" 2>/dev/null | grep -q '__cxx11'; then abi=1; else abi=0; fi
+vh="$libtorch/include/torch/csrc/api/include/torch/version.h"
+version=$(for k in MAJOR MINOR PATCH; do sed -n "s/^#define TORCH_VERSION_$k \([0-9]*\).*/\1/p" "$vh"; done | paste -sd. -)
+cuda=0
+if [ -f "$libtorch/lib/libtorch_cuda.so" ] && ! ldd "$libtorch/lib/libtorch_cuda.so" 2>/dev/null | grep -q 'not found'; then
+  cuda=1
+fi
+case "$version" in 2.1.*) ;; *) log "warning: libtorch $version found; gotch $gotch_version is generated for 2.1.x";; esac
+log "libtorch $version at $libtorch (C++11 ABI: $abi, CUDA: $cuda)"
+
+# --- 3. the gotch copy with our link flags -----------------------------------------------------
+gotch_src=$(cd "$cache" && go mod download -json "github.com/sugarme/gotch@$gotch_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -d "$gotch_src" ] || die "go mod download github.com/sugarme/gotch@$gotch_version failed"
+rm -rf "$tp/gotch.new"
+cp -r "$gotch_src" "$tp/gotch.new"
+chmod -R u+w "$tp/gotch.new"
+# Drop what we never build (examples with their own mains, gotch's sudo setup scripts).
+rm -rf "$tp/gotch.new/example" "$tp/gotch.new/setup-gotch.sh" "$tp/gotch.new/setup-libtorch.sh"
+
+ldflags="-L$libtorch/lib -Wl,-rpath,$libtorch/lib -ltorch_cpu -lc10 -lstdc++"
+cudaflags=""
+if [ "$cuda" = 1 ]; then
+  ldflags="$ldflags -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed"
+  cudaflags="-DDRGRADE_CUDA=1"
+fi
+cat > "$tp/gotch.new/libtch/lib.go" <<EOF
+// Code generated by setup-libtorch.sh; DO NOT EDIT. It replaces gotch's lib.go, which hard-codes
+// CUDA link flags and puts the ABI define in CFLAGS (where C++ files never see it).
+package libtch
+
+// #cgo LDFLAGS: $ldflags
+// #cgo CFLAGS: -I\${SRCDIR} -O3 -Wall -Wno-unused-variable -Wno-deprecated-declarations -g -Wno-sign-compare -Wno-unused-function
+// #cgo CPPFLAGS: -D_GLIBCXX_USE_CXX11_ABI=$abi $cudaflags
+// #cgo CXXFLAGS: -std=c++17 -I\${SRCDIR} -g -O3 -Wno-deprecated-declarations -Wno-c++11-narrowing
+// #cgo CXXFLAGS: -I$libtorch/include -I$libtorch/include/torch/csrc/api/include
+import "C"
+EOF
+rm -rf "$tp/gotch" && mv "$tp/gotch.new" "$tp/gotch"
+
+# --- 4. glue for our own cgo package ----------------------------------------------------------
+ln -sfn "$libtorch" "$tp/libtorch"
+cat > "$tp/torch_abi.h" <<EOF
+// Generated by setup-libtorch.sh: the ABI libtorch at $libtorch was built with.
+// Included first by every C++ file of ours, so the define precedes all standard headers.
+#pragma once
+#define _GLIBCXX_USE_CXX11_ABI $abi
+#define DRGRADE_LIBTORCH_CUDA $cuda
+EOF
+cat > "$tp/libtorch.env" <<EOF
+LIBTORCH_DIR=$libtorch
+LIBTORCH_VERSION=$version
+LIBTORCH_CXX11_ABI=$abi
+LIBTORCH_CUDA=$cuda
+GOTCH_VERSION=$gotch_version
+EOF
+echo "$inputs" > "$stamp"
+log "wired gotch $gotch_version to libtorch $version (third_party/gotch, third_party/libtorch)"

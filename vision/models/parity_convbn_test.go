@@ -1,0 +1,131 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/npy"
+	"github.com/drgrade/drgrade/internal/pyoracle"
+	"github.com/drgrade/drgrade/internal/torchext"
+)
+
+// onLockedThread runs f on a goroutine locked to its OS thread, as the trainer does.
+func onLockedThread(t testing.TB, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		f()
+	}()
+	<-done
+}
+
+// readNpyTensor loads a .npy file as a CPU tensor (float32, float64 or int64).
+func readNpyTensor(t testing.TB, path string) *ts.Tensor {
+	t.Helper()
+	a, err := npy.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := make([]int64, len(a.Shape))
+	for i, d := range a.Shape {
+		shape[i] = int64(d)
+	}
+	var data any
+	switch {
+	case a.F32 != nil:
+		data = a.F32
+	case a.F64 != nil:
+		data = a.F64
+	default:
+		data = a.I64
+	}
+	x, err := TensorFrom(data, shape)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return x
+}
+
+// maxRelDiff is max|a-b| / max|b|: the error relative to the output's scale.
+func maxRelDiff(t testing.TB, got, want *ts.Tensor) float64 {
+	t.Helper()
+	g, w := got.Float64Values(), want.Float64Values()
+	if len(g) != len(w) {
+		t.Fatalf("size %d, want %d", len(g), len(w))
+	}
+	var d, s float64
+	for i := range g {
+		d = math.Max(d, math.Abs(g[i]-w[i]))
+		s = math.Max(s, math.Abs(w[i]))
+	}
+	return d / math.Max(s, 1e-30)
+}
+
+// TestParityConvBN: a conv2d + batchnorm block built by drgrade, loaded with weights PyTorch
+// created, gives PyTorch's output in eval and train mode, and updates the running statistics
+// (momentum 0.1, unbiased variance) and num_batches_tracked like nn.BatchNorm2d.
+func TestParityConvBN(t *testing.T) {
+	dir := pyoracle.Golden(t, "testdata/convbn", "testdata/convbn_gen.py")
+	onLockedThread(t, func() {
+		sd := NewStateDict()
+		defer sd.Close()
+		root := sd.Root()
+		block := Sequential{
+			NewConv2d(root.Sub("conv"), 3, 8, 3, ConvOpts{Stride: 2, Padding: 1}, nil),
+			NewBatchNorm2d(root.Sub("bn"), 8),
+		}
+		if err := sd.Err(); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		pyoracle.ReadJSON(t, dir, "meta.json", &struct{ Keys *[]string }{&keys})
+		if got := sd.Names(); fmt.Sprint(got) != fmt.Sprint(keys) {
+			t.Fatalf("state_dict keys %v, PyTorch's %v", got, keys)
+		}
+		for _, e := range sd.Entries() {
+			src := readNpyTensor(t, filepath.Join(dir, "param_"+e.Name+".npy"))
+			if err := torchext.CopyInto(e.Tensor, src); err != nil {
+				t.Fatalf("%s: %v", e.Name, err)
+			}
+			src.MustDrop()
+		}
+		x := readNpyTensor(t, filepath.Join(dir, "x.npy"))
+		defer x.MustDrop()
+
+		// 1e-5 relative: the bound; float32 conv accumulation order differs between
+		// builds only in the last bits (measured ~1e-7 here).
+		const tol = 1e-5
+		for _, tc := range []struct {
+			name  string
+			train bool
+		}{{"y_eval", false}, {"y_train", true}} {
+			y, err := block.ForwardT(x, tc.train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readNpyTensor(t, filepath.Join(dir, tc.name+".npy"))
+			if d := maxRelDiff(t, y, want); d > tol {
+				t.Errorf("%s: max rel diff %.3g > %g", tc.name, d, tol)
+			} else {
+				t.Logf("%s: max rel diff %.3g", tc.name, d)
+			}
+			y.MustDrop()
+			want.MustDrop()
+		}
+		for _, k := range []string{"running_mean", "running_var", "num_batches_tracked"} {
+			want := readNpyTensor(t, filepath.Join(dir, "after_train_bn."+k+".npy"))
+			if d := maxRelDiff(t, sd.Get("bn."+k).Tensor, want); d > tol {
+				t.Errorf("bn.%s after a train-mode forward: max rel diff %.3g > %g", k, d, tol)
+			}
+			want.MustDrop()
+		}
+	})
+}

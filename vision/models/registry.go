@@ -1,0 +1,190 @@
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sugarme/gotch/ts"
+)
+
+// Model is a registered architecture: a Layer whose parameters and buffers live in a
+// torchvision-named StateDict.
+type Model interface {
+	Layer
+	StateDict() *StateDict
+	Config() Config
+	// Close frees the model's tensors.
+	Close()
+}
+
+// Config is what the rest of drgrade needs to know about a model (timm's pretrained_cfg).
+type Config struct {
+	Name       string     // the --model name, e.g. "resnet"
+	Arch       string     // the torchvision (or timm) architecture, e.g. "resnet50"
+	InputSize  int        // train crop size (224; 299 for xception)
+	CropPct    float64    // val centre-crop fraction: resize to InputSize/CropPct, crop InputSize
+	Mean, Std  [3]float64 // Normalize statistics
+	Classifier string     // prefix of the head's parameters, e.g. "fc" or "classifier.6"
+	FixedInput bool       // the architecture only accepts InputSize×InputSize (ViT)
+}
+
+// Constructor builds a model with numClasses outputs and freshly initialised weights.
+type Constructor func(numClasses int) (Model, error)
+
+type registration struct {
+	ctor Constructor
+	cfg  Config
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]registration{}
+)
+
+// ImageNet statistics, torchvision's Normalize defaults for every zoo model.
+var (
+	ImageNetMean = [3]float64{0.485, 0.456, 0.406}
+	ImageNetStd  = [3]float64{0.229, 0.224, 0.225}
+)
+
+// Register adds a model under name (call it from init, like image.RegisterFormat).
+// Zero fields of cfg get the zoo's defaults: 224 input, crop 224/256, ImageNet mean/std.
+func Register(name string, ctor Constructor, cfg Config) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("models: Register called twice for " + name)
+	}
+	cfg.Name = name
+	if cfg.InputSize == 0 {
+		cfg.InputSize = 224
+	}
+	if cfg.CropPct == 0 {
+		cfg.CropPct = 224.0 / 256.0
+	}
+	if cfg.Mean == ([3]float64{}) {
+		cfg.Mean, cfg.Std = ImageNetMean, ImageNetStd
+	}
+	registry[name] = registration{ctor, cfg}
+}
+
+// Names lists the registered model names, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup returns a model's config, or an error naming the valid names and the closest one.
+func Lookup(name string) (Config, error) {
+	registryMu.RLock()
+	r, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return Config{}, unknownModel(name)
+	}
+	return r.cfg, nil
+}
+
+// New builds the model registered as name (find_model_using_name in the original).
+func New(name string, numClasses int) (Model, error) {
+	registryMu.RLock()
+	r, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, unknownModel(name)
+	}
+	if numClasses < 1 {
+		return nil, fmt.Errorf("model %s: num_classes must be at least 1, got %d", name, numClasses)
+	}
+	return r.ctor(numClasses)
+}
+
+func unknownModel(name string) error {
+	names := Names()
+	hint := ""
+	if c := closestName(name, names); c != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return fmt.Errorf("unknown model %q%s; valid names: %s", name, hint, strings.Join(names, ", "))
+}
+
+// closestName returns the name with the smallest edit distance to s, if it is close enough
+// to be a plausible typo (at most a third of the name).
+func closestName(s string, names []string) string {
+	best, bestD := "", len(s)/3+2
+	for _, n := range names {
+		if d := levenshtein(s, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// base carries what every model has: its state dict, config and top-level layer.
+type base struct {
+	sd   *StateDict
+	cfg  Config
+	body Layer
+}
+
+func (b *base) StateDict() *StateDict { return b.sd }
+func (b *base) Config() Config        { return b.cfg }
+func (b *base) Close()                { b.sd.Close() }
+
+// ForwardT checks the input's shape, then runs the body, so a wrong input gives an error
+// naming what was expected rather than a libtorch trace.
+func (b *base) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	s, err := x.Size()
+	if err != nil {
+		return nil, err
+	}
+	if len(s) != 4 || s[1] != 3 {
+		return nil, fmt.Errorf("model %s expects a batch of RGB images [N, 3, H, W], got %s", b.cfg.Name, describeShape(s))
+	}
+	if b.cfg.FixedInput && (s[2] != int64(b.cfg.InputSize) || s[3] != int64(b.cfg.InputSize)) {
+		return nil, fmt.Errorf("model %s expects %d×%d images, got %d×%d", b.cfg.Name, b.cfg.InputSize, b.cfg.InputSize, s[2], s[3])
+	}
+	return b.body.ForwardT(x, train)
+}
+
+// finish turns a constructor's registrations into a Model, or frees them on error.
+func finish(sd *StateDict, cfg Config, body Layer) (Model, error) {
+	if err := sd.Err(); err != nil {
+		sd.Close()
+		return nil, err
+	}
+	full, err := Lookup(cfg.Name)
+	if err != nil {
+		sd.Close()
+		return nil, err
+	}
+	return &base{sd: sd, cfg: full, body: body}, nil
+}
