@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <ATen/Context.h>
+#include <cmath>
 #include <cstring>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -48,6 +49,32 @@ char *tx_copy_(void *dst, void *src) {
   try {
     c10::NoGradGuard no_grad;
     static_cast<at::Tensor *>(dst)->copy_(*static_cast<at::Tensor *>(src));
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, double step,
+                   double lr, double beta1, double beta2, double eps, double weight_decay) {
+  try {
+    c10::NoGradGuard no_grad;
+    for (int i = 0; i < n; ++i) {
+      at::Tensor &param = *static_cast<at::Tensor *>(params[i]);
+      at::Tensor grad = param.grad();
+      if (!grad.defined()) continue;
+      at::Tensor &exp_avg = *static_cast<at::Tensor *>(exp_avgs[i]);
+      at::Tensor &exp_avg_sq = *static_cast<at::Tensor *>(exp_avg_sqs[i]);
+      if (weight_decay != 0) grad = grad.add(param, weight_decay);
+      exp_avg.lerp_(grad, 1 - beta1);
+      exp_avg_sq.mul_(beta2).addcmul_(grad, grad.conj(), 1 - beta2);
+      double bias_correction1 = 1 - std::pow(beta1, step);
+      double bias_correction2 = 1 - std::pow(beta2, step);
+      double step_size = lr / bias_correction1;
+      double bias_correction2_sqrt = std::sqrt(bias_correction2);
+      at::Tensor denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps);
+      param.addcdiv_(exp_avg, denom, -step_size);
+    }
     return nullptr;
   } catch (const std::exception &e) {
     return strdup(e.what());

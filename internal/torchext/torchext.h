@@ -18,6 +18,13 @@ void tx_autocast_clear_cache(void);
 // by gotch's Tensor.Ctensor(). Each returns NULL, or an error message the caller must free().
 char *tx_copy_(void *dst, void *src);  // dst.copy_(src) under NoGradGuard (like p.data.copy_)
 
+// One Adam step over n parameters, operation for operation as torch.optim.Adam's
+// _single_tensor_adam (torch 2.1, amsgrad=False, maximize=False): L2 weight decay added to the
+// gradient, lerp_ for the first moment, addcmul_ for the second, bias corrections from step.
+// Parameters without a gradient are skipped. Runs under NoGradGuard.
+char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, double step,
+                   double lr, double beta1, double beta2, double eps, double weight_decay);
+
 // Global libtorch settings (process-wide, unlike autocast).
 void tx_set_num_threads(int n);
 int tx_get_num_threads(void);
