@@ -99,3 +99,18 @@ func ReadJSON(t testing.TB, dir, name string, v any) {
 		t.Fatalf("%s: %v", filepath.Join(dir, name), err)
 	}
 }
+
+// LiveDir is for comparisons too large to commit as goldens (full-size model weights): it
+// runs the generator into a temporary directory when DRGRADE_PARITY is set (`make parity`,
+// CI) and skips the test otherwise, saying so.
+func LiveDir(t testing.TB, script string, args ...string) string {
+	t.Helper()
+	if Mode() == "" {
+		t.Skip("live-only parity test (goldens too large to commit): run `make parity`")
+	}
+	dir := t.TempDir()
+	if _, err := Run(script, append([]string{"--out", dir}, args...)...); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

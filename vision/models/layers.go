@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/sugarme/gotch/ts"
 )
@@ -85,9 +86,9 @@ func NewConv2d(p Path, in, out, k int64, o ConvOpts, winit Init) *Conv2d {
 
 // ForwardT is F.conv2d.
 func (c *Conv2d) ForwardT(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
-	var bias *ts.Tensor
-	if c.Bias != nil {
-		bias = c.Bias
+	bias := c.Bias
+	if bias == nil {
+		bias = undefinedTensor()
 	}
 	y, err := ts.Conv2d(x, c.Weight, bias, c.stride, c.padding, c.dilation, c.groups)
 	if err != nil {
@@ -177,3 +178,7 @@ var Flatten = LayerFunc(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return 
 func Dropout(p float64) Layer {
 	return LayerFunc(func(x *ts.Tensor, train bool) (*ts.Tensor, error) { return ts.Dropout(x, p, train) })
 }
+
+// undefinedTensor is libtorch's undefined tensor, gotch's spelling of an optional argument's
+// None (e.g. conv2d's bias=None). One is shared for the life of the process.
+var undefinedTensor = sync.OnceValue(func() *ts.Tensor { return ts.NewTensor() })
