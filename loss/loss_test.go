@@ -3,11 +3,11 @@ package loss
 import (
 	"math"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/npy"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 )
@@ -52,11 +52,7 @@ func TestParityLosses(t *testing.T) {
 	if len(cases) < 20 {
 		t.Fatalf("only %d cases in %s", len(cases), dir)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+	locked.Run(func() {
 		for _, tc := range cases {
 			var crit Criterion
 			var err error
@@ -117,8 +113,7 @@ func TestParityLosses(t *testing.T) {
 			}
 			crit.Close()
 		}
-	}()
-	<-done
+	})
 }
 
 func TestClassWeights(t *testing.T) {

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/npy"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
@@ -49,11 +49,7 @@ func TestParityAdamWarmupSteps(t *testing.T) {
 	}
 	pyoracle.ReadJSON(t, dir, "steps.json", &golden)
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+	locked.Run(func() {
 		torchext.SetNumThreads(1)
 
 		sd := models.NewStateDict()
@@ -136,6 +132,5 @@ func TestParityAdamWarmupSteps(t *testing.T) {
 				want.MustDrop()
 			}
 		}
-	}()
-	<-done
+	})
 }

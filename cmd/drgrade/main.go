@@ -13,6 +13,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/drgrade/drgrade/internal/torchext"
 )
 
 // Exit codes: 0 success, 1 a run that failed (e.g. a non-finite loss), 2 bad usage or input.
@@ -75,11 +77,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
+		case errors.As(err, new(exitError)):
+			var ee exitError
+			errors.As(err, &ee)
+			fmt.Fprintf(stderr, "drgrade %s: %s\n", c.name, torchext.Message(err))
+			return ee.code
 		case errors.As(err, new(usageError)):
-			fmt.Fprintf(stderr, "drgrade %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "drgrade %s: %s\n", c.name, torchext.Message(err))
 			return exitUsage
 		default:
-			fmt.Fprintf(stderr, "drgrade %s: %v\n", c.name, err)
+			fmt.Fprintf(stderr, "drgrade %s: %s\n", c.name, torchext.Message(err))
 			return exitFail
 		}
 	}

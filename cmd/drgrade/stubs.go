@@ -2,14 +2,6 @@ package main
 
 import "io"
 
-func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", "[flags]", stdout, stderr)
-	if err := parse(fs, args, stdout); err != nil {
-		return err
-	}
-	return notYet("train")
-}
-
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M --weights W.pth --data_path P [flags]", stdout, stderr)
 	if err := parse(fs, args, stdout); err != nil {
@@ -32,28 +24,4 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return notYet("transform")
-}
-
-func runSummary(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("summary", "--data_path P [--json]", stdout, stderr)
-	if err := parse(fs, args, stdout); err != nil {
-		return err
-	}
-	return notYet("summary")
-}
-
-func runSynth(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("synth", "--out P [--n 1200] [--size 512] [--seed 1]", stdout, stderr)
-	if err := parse(fs, args, stdout); err != nil {
-		return err
-	}
-	return notYet("synth")
-}
-
-func runForward(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("forward", "--model M --num_classes N --weights W --input X.npy --out Y.npy [--train]", stdout, stderr)
-	if err := parse(fs, args, stdout); err != nil {
-		return err
-	}
-	return notYet("forward")
 }

@@ -1,6 +1,7 @@
 package torchext
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -143,5 +144,33 @@ func TestThreadsAndSeed(t *testing.T) {
 	}
 	if a[0] == c[0] && a[1] == c[1] {
 		t.Fatalf("the generator did not advance: %v vs %v", b, c)
+	}
+}
+
+func TestNoGradRestores(t *testing.T) {
+	onLockedThread(t, func() {
+		if !GradEnabled() {
+			t.Fatal("grad mode off at start")
+		}
+		restore := NoGrad()
+		if GradEnabled() {
+			t.Fatal("NoGrad left grad mode on")
+		}
+		inner := NoGrad()
+		inner()
+		if GradEnabled() {
+			t.Fatal("a nested NoGrad turned grad mode back on")
+		}
+		restore()
+		if !GradEnabled() {
+			t.Fatal("grad mode not restored")
+		}
+	})
+}
+
+func TestMessage(t *testing.T) {
+	err := errors.New("Libtorch API Error: element 0 of tensors does not require grad\nException raised from run_backward at x.cpp:105\nframe #0: ...\n\ngoroutine 7 [running]:\nmain.f()")
+	if got := Message(err); got != "element 0 of tensors does not require grad" {
+		t.Fatalf("Message = %q", got)
 	}
 }

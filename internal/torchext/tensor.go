@@ -44,20 +44,62 @@ func AdamStep(params, expAvg, expAvgSq []*ts.Tensor, step int64, lr, beta1, beta
 	if n == 0 {
 		return nil
 	}
-	// C arrays of torch::Tensor*; the pointers are C memory (gotch's ctensors), so they may
-	// be stored in C-allocated arrays without breaking cgo's pointer rules.
-	mk := func(ts []*ts.Tensor) unsafe.Pointer {
-		arr := C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(uintptr(0))))
-		s := unsafe.Slice((*unsafe.Pointer)(arr), n)
-		for i, t := range ts {
-			s[i] = t.Ctensor()
-		}
-		return arr
-	}
-	p, m, v := mk(params), mk(expAvg), mk(expAvgSq)
+	p, m, v := cTensorArray(params), cTensorArray(expAvg), cTensorArray(expAvgSq)
 	defer C.free(p)
 	defer C.free(m)
 	defer C.free(v)
 	return cerr(C.tx_adam_step((*unsafe.Pointer)(p), (*unsafe.Pointer)(m), (*unsafe.Pointer)(v), C.int(n),
 		C.double(step), C.double(lr), C.double(beta1), C.double(beta2), C.double(eps), C.double(weightDecay)))
 }
+
+// ZeroGrad drops the gradients of params (optimizer.zero_grad(set_to_none=True)).
+func ZeroGrad(params []*ts.Tensor) {
+	if len(params) == 0 {
+		return
+	}
+	arr := cTensorArray(params)
+	defer C.free(arr)
+	C.tx_zero_grad((*unsafe.Pointer)(arr), C.int(len(params)))
+}
+
+// cTensorArray copies the torch::Tensor* of ts into a C array the caller frees. The pointers
+// are C memory (gotch's ctensors), so storing them in C memory keeps cgo's pointer rules.
+func cTensorArray(tensors []*ts.Tensor) unsafe.Pointer {
+	arr := C.malloc(C.size_t(len(tensors)) * C.size_t(unsafe.Sizeof(uintptr(0))))
+	s := unsafe.Slice((*unsafe.Pointer)(arr), len(tensors))
+	for i, t := range tensors {
+		s[i] = t.Ctensor()
+	}
+	return arr
+}
+
+// AmpUnscaleGrads divides every parameter's gradient by the scale (multiplies by invScale, a
+// float32 [1] tensor) in place and sets foundInf (float32 [1]) to 1 when any is inf or NaN:
+// GradScaler.unscale_'s kernel.
+func AmpUnscaleGrads(params []*ts.Tensor, foundInf, invScale *ts.Tensor) error {
+	if len(params) == 0 {
+		return nil
+	}
+	arr := cTensorArray(params)
+	defer C.free(arr)
+	return cerr(C.tx_amp_unscale_grads((*unsafe.Pointer)(arr), C.int(len(params)), foundInf.Ctensor(), invScale.Ctensor()))
+}
+
+// AmpUpdateScale is GradScaler.update's kernel: on foundInf the scale is multiplied by
+// backoff and the growth tracker reset; after interval clean steps it grows by growth.
+func AmpUpdateScale(scale, growthTracker, foundInf *ts.Tensor, growth, backoff float64, interval int64) error {
+	return cerr(C.tx_amp_update_scale(scale.Ctensor(), growthTracker.Ctensor(), foundInf.Ctensor(),
+		C.double(growth), C.double(backoff), C.longlong(interval)))
+}
+
+// RNGState returns the default CPU generator's state (torch.get_rng_state()); the caller owns it.
+func RNGState() (*ts.Tensor, error) {
+	var out unsafe.Pointer
+	if err := cerr(C.tx_get_rng_state(&out)); err != nil {
+		return nil, err
+	}
+	return ts.FromCtensor(out), nil
+}
+
+// SetRNGState restores a state returned by RNGState (torch.set_rng_state).
+func SetRNGState(state *ts.Tensor) error { return cerr(C.tx_set_rng_state(state.Ctensor())) }

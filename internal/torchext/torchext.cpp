@@ -7,6 +7,9 @@
 #include <ATen/Context.h>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <vector>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/api/include/torch/version.h>
@@ -80,6 +83,64 @@ char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, do
     return strdup(e.what());
   }
 }
+
+char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scale) {
+  try {
+    c10::NoGradGuard no_grad;
+    std::vector<at::Tensor> grads;
+    for (int i = 0; i < n; ++i) {
+      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
+      if (g.defined()) grads.push_back(g);
+    }
+    if (!grads.empty()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, *static_cast<at::Tensor *>(found_inf),
+                                                     *static_cast<at::Tensor *>(inv_scale));
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+char *tx_amp_update_scale(void *scale, void *growth_tracker, void *found_inf, double growth,
+                          double backoff, long long interval) {
+  try {
+    at::_amp_update_scale_(*static_cast<at::Tensor *>(scale), *static_cast<at::Tensor *>(growth_tracker),
+                           *static_cast<at::Tensor *>(found_inf), growth, backoff, interval);
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+char *tx_get_rng_state(void **out) {
+  try {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    *out = new at::Tensor(gen.get_state());
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+char *tx_set_rng_state(void *state) {
+  try {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(*static_cast<at::Tensor *>(state));
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+void tx_zero_grad(void **params, int n) {
+  for (int i = 0; i < n; ++i) static_cast<at::Tensor *>(params[i])->mutable_grad().reset();
+}
+
+bool tx_grad_is_enabled(void) { return c10::GradMode::is_enabled(); }
+void tx_grad_set_enabled(bool on) { c10::GradMode::set_enabled(on); }
 
 void tx_set_num_threads(int n) { at::set_num_threads(n); }
 int tx_get_num_threads(void) { return at::get_num_threads(); }

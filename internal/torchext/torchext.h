@@ -25,6 +25,26 @@ char *tx_copy_(void *dst, void *src);  // dst.copy_(src) under NoGradGuard (like
 char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, double step,
                    double lr, double beta1, double beta2, double eps, double weight_decay);
 
+// GradScaler's two kernels (torch.cuda.amp.GradScaler, torch 2.1): unscale every parameter's
+// gradient by inv_scale in place and set found_inf to 1 if any is inf/NaN
+// (_amp_foreach_non_finite_check_and_unscale_); then update scale and growth_tracker
+// (_amp_update_scale_). Parameters without a gradient are skipped.
+char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scale);
+char *tx_amp_update_scale(void *scale, void *growth_tracker, void *found_inf, double growth,
+                          double backoff, long long interval);
+
+// The default CPU generator's state as a new uint8 tensor (torch.get_rng_state), and its
+// restoration (torch.set_rng_state).
+char *tx_get_rng_state(void **out);
+char *tx_set_rng_state(void *state);
+
+// optimizer.zero_grad(set_to_none=True), PyTorch 2.x's default: drops each parameter's .grad.
+void tx_zero_grad(void **params, int n);
+
+// Grad mode of the calling thread (torch.is_grad_enabled / torch.set_grad_enabled).
+bool tx_grad_is_enabled(void);
+void tx_grad_set_enabled(bool on);
+
 // Global libtorch settings (process-wide, unlike autocast).
 void tx_set_num_threads(int n);
 int tx_get_num_threads(void);

@@ -270,3 +270,4 @@ func TensorFrom(data any, shape []int64) (*ts.Tensor, error) {
 	}
 	return one.Squeeze(true)
 }
+

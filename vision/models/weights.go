@@ -250,28 +250,36 @@ func SaveStateDict(m Model, path string) error {
 func HostEntries(sd *StateDict) ([]*pth.Entry, error) {
 	out := make([]*pth.Entry, 0, len(sd.Entries()))
 	for _, e := range sd.Entries() {
-		size := e.Tensor.MustSize()
-		shape := make([]int, len(size))
-		for i, d := range size {
-			shape[i] = int(d)
+		h, err := HostEntry(e.Name, e.Tensor)
+		if err != nil {
+			return nil, err
 		}
-		n := e.Tensor.Numel()
-		switch e.Tensor.DType() {
-		case gotch.Int64:
-			v := make([]int64, n)
-			if err := e.Tensor.CopyData(v, n); err != nil {
-				return nil, fmt.Errorf("%s: %w", e.Name, err)
-			}
-			out = append(out, pth.NewInt64(e.Name, shape, v))
-		case gotch.Float:
-			v := make([]float32, n)
-			if err := e.Tensor.CopyData(v, n); err != nil {
-				return nil, fmt.Errorf("%s: %w", e.Name, err)
-			}
-			out = append(out, pth.NewFloat32(e.Name, shape, v))
-		default:
-			return nil, fmt.Errorf("%s: cannot save dtype %v", e.Name, e.Tensor.DType())
-		}
+		out = append(out, h)
 	}
 	return out, nil
+}
+
+// HostEntry copies one float32 or int64 tensor (borrowed) to a checkpoint entry.
+func HostEntry(name string, t *ts.Tensor) (*pth.Entry, error) {
+	size := t.MustSize()
+	shape := make([]int, len(size))
+	for i, d := range size {
+		shape[i] = int(d)
+	}
+	n := t.Numel()
+	switch t.DType() {
+	case gotch.Int64:
+		v := make([]int64, n)
+		if err := t.CopyData(v, n); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return pth.NewInt64(name, shape, v), nil
+	case gotch.Float:
+		v := make([]float32, n)
+		if err := t.CopyData(v, n); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return pth.NewFloat32(name, shape, v), nil
+	}
+	return nil, fmt.Errorf("%s: cannot save dtype %v", name, t.DType())
 }

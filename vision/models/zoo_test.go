@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/pyoracle"
+	"github.com/drgrade/drgrade/internal/torchext"
 )
 
 // goldenKeys is one model's entry in testdata/keys/keys_<group>.json, written by torchvision
@@ -116,11 +116,7 @@ func forwardParity(t *testing.T, group string, names []string, trainCheck map[st
 				x := readNpyTensor(t, filepath.Join(dir, name+"_x.npy"))
 				defer x.MustDrop()
 				check := func(train bool, file string) {
-					prev, err := ts.GradSetEnabled(false)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer ts.GradSetEnabled(prev)
+					defer torchext.NoGrad()()
 					y, err := m.ForwardT(x, train)
 					if err != nil {
 						t.Fatal(err)

@@ -1,0 +1,223 @@
+package trainer
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/models/pth"
+)
+
+// last.pth is a flat dict that torch.load reads (weights_only=True too):
+//
+//	model.<key>                         the model's state_dict
+//	optimizer.state.<i>.exp_avg         Adam's moments for parameter i (torch's numbering)
+//	optimizer.state.<i>.exp_avg_sq
+//	optimizer.step                      int64, Adam's step count
+//	epoch                               int64, the last finished epoch (0-based)
+//	best_value                          float64, the best --best_metric so far
+//	rng_state                           uint8, torch.get_rng_state()
+//	config_json                         uint8, this run's Config as JSON (model, flags)
+const (
+	ckModel     = "model."
+	ckOptState  = "optimizer.state."
+	ckOptStep   = "optimizer.step"
+	ckEpoch     = "epoch"
+	ckBest      = "best_value"
+	ckRNG       = "rng_state"
+	ckConfig    = "config_json"
+	ckFormatKey = "drgrade_checkpoint_version"
+)
+
+func bytesEntry(name string, b []byte) *pth.Entry {
+	return &pth.Entry{Name: name, Dtype: pth.Uint8, Shape: []int{len(b)}, Data: append([]byte(nil), b...)}
+}
+
+func float64Entry(name string, v float64) *pth.Entry {
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint64(b, math.Float64bits(v))
+	return &pth.Entry{Name: name, Dtype: pth.Float64, Shape: []int{}, Data: b}
+}
+
+// saveLast writes last.pth atomically: everything --resume needs to continue bit for bit.
+func saveLast(path string, model models.Model, opt *Adam, epoch int, best float64, cfg Config) error {
+	entries, err := models.HostEntries(model.StateDict())
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		e.Name = ckModel + e.Name
+	}
+	m, v := opt.Moments()
+	if m != nil {
+		for i := range m {
+			for _, x := range []struct {
+				t    *ts.Tensor
+				name string
+			}{{m[i], "exp_avg"}, {v[i], "exp_avg_sq"}} {
+				e, err := models.HostEntry(fmt.Sprintf("%s%d.%s", ckOptState, i, x.name), x.t)
+				if err != nil {
+					return err
+				}
+				entries = append(entries, e)
+			}
+		}
+	}
+	entries = append(entries,
+		pth.NewInt64(ckOptStep, []int{}, []int64{opt.StepCount}),
+		pth.NewInt64(ckEpoch, []int{}, []int64{int64(epoch)}),
+		pth.NewInt64(ckFormatKey, []int{}, []int64{1}),
+		float64Entry(ckBest, best))
+	rng, err := torchext.RNGState()
+	if err != nil {
+		return err
+	}
+	state := make([]byte, rng.Numel())
+	err = rng.CopyDataUint8(state, rng.Numel())
+	rng.MustDrop()
+	if err != nil {
+		return err
+	}
+	entries = append(entries, bytesEntry(ckRNG, state))
+	cj, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	entries = append(entries, bytesEntry(ckConfig, cj))
+	return pth.Save(path, entries)
+}
+
+// resumeState is what a last.pth restores.
+type resumeState struct {
+	epoch int // last finished epoch
+	best  float64
+	cfg   Config
+}
+
+// loadLast restores model, optimiser and RNG from last.pth, after checking that it was
+// written for the same --model (and number of classes).
+func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeState, error) {
+	src, err := pth.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", path, err)
+	}
+	get := func(name string) *pth.Entry { return src.Get(name) }
+	if get(ckFormatKey) == nil || get(ckConfig) == nil {
+		return nil, fmt.Errorf("--resume %s: not a drgrade last.pth (no %s); to start from weights use --weights", path, ckConfig)
+	}
+	var saved Config
+	if err := json.Unmarshal(get(ckConfig).Data, &saved); err != nil {
+		return nil, fmt.Errorf("--resume %s: reading its config: %w", path, err)
+	}
+	if saved.Model != cfg.Model || saved.NumClasses != cfg.NumClasses {
+		return nil, fmt.Errorf("--resume %s: the checkpoint is of --model %s with %d classes, this run is --model %s with %d classes",
+			path, saved.Model, saved.NumClasses, cfg.Model, cfg.NumClasses)
+	}
+	sub := &pth.StateDict{Format: src.Format}
+	for _, e := range src.Entries {
+		if strings.HasPrefix(e.Name, ckModel) {
+			c := *e
+			c.Name = strings.TrimPrefix(e.Name, ckModel)
+			sub.Entries = append(sub.Entries, &c)
+		}
+	}
+	r, err := models.LoadStateDict(model, sub, models.HeadSlice)
+	if err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", path, err)
+	}
+	if len(r.Missing) > 0 || len(r.Unexpected) > 0 {
+		return nil, fmt.Errorf("--resume %s: the model's keys differ: %s", path, r)
+	}
+	ints := func(name string) (int64, error) {
+		e := get(name)
+		if e == nil {
+			return 0, fmt.Errorf("--resume %s: %s is missing", path, name)
+		}
+		v, err := e.Int64s()
+		if err != nil || len(v) != 1 {
+			return 0, fmt.Errorf("--resume %s: %s is not an integer scalar", path, name)
+		}
+		return v[0], nil
+	}
+	step, err := ints(ckOptStep)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := ints(ckEpoch)
+	if err != nil {
+		return nil, err
+	}
+	st := &resumeState{epoch: int(epoch), cfg: saved}
+	if e := get(ckBest); e != nil {
+		v, err := e.Float64s()
+		if err != nil || len(v) != 1 {
+			return nil, fmt.Errorf("--resume %s: %s is not a float scalar", path, ckBest)
+		}
+		st.best = v[0]
+	}
+	if step > 0 {
+		if err := opt.restore(step, func(i int, which string) (*pth.Entry, error) {
+			e := get(fmt.Sprintf("%s%d.%s", ckOptState, i, which))
+			if e == nil {
+				return nil, fmt.Errorf("--resume %s: optimizer state of parameter %d is missing", path, i)
+			}
+			return e, nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if e := get(ckRNG); e != nil {
+		t, err := models.TensorFrom(e.Data, []int64{int64(len(e.Data))})
+		if err != nil {
+			return nil, err
+		}
+		err = torchext.SetRNGState(t)
+		t.MustDrop()
+		if err != nil {
+			return nil, fmt.Errorf("--resume %s: restoring the random generator: %w", path, err)
+		}
+	}
+	return st, nil
+}
+
+// restore sets the step count and the moments from a checkpoint.
+func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, error)) error {
+	a.Close()
+	for i, p := range a.params {
+		for _, which := range []string{"exp_avg", "exp_avg_sq"} {
+			e, err := entry(i, which)
+			if err != nil {
+				return err
+			}
+			v, err := e.Float32s()
+			if err != nil {
+				return err
+			}
+			shape := make([]int64, len(e.Shape))
+			for j, d := range e.Shape {
+				shape[j] = int64(d)
+			}
+			t, err := models.TensorFrom(v, shape)
+			if err != nil {
+				return err
+			}
+			if got, want := fmt.Sprint(shape), fmt.Sprint(p.MustSize()); got != want {
+				t.MustDrop()
+				return fmt.Errorf("optimizer state %d.%s has shape %s, the parameter %s", i, which, got, want)
+			}
+			if which == "exp_avg" {
+				a.expAvg = append(a.expAvg, t)
+			} else {
+				a.expAvgSq = append(a.expAvgSq, t)
+			}
+		}
+	}
+	a.StepCount = step
+	return nil
+}

@@ -1,0 +1,124 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Config holds train_imbalance.py's arguments, with the same names and defaults, and
+// drgrade's additions. Fields are set by cmd/drgrade from flags of the same snake_case names.
+type Config struct {
+	// The script's flags.
+	NumClasses   int     // --num_classes 5
+	Epochs       int     // --epochs 100
+	BatchSize    int     // --batch_size 32
+	LR           float64 // --lr 0.0002
+	LRF          float64 // --lrf 0.0001
+	Seed         uint64  // --seed 1 (the script's store_true flag always seeded with 1)
+	Tensorboard  bool    // --tensorboard (default true; --tensorboard=false works here)
+	UseAMP       bool    // --use_amp
+	DataPath     string  // --data_path data/DDR5
+	Model        string  // --model resnet
+	Device       string  // --device 0 | cpu
+	Weights      string  // --weights model_pth/resnet50-19c8e357.pth ("" = none)
+	UseFocalLoss bool    // --use_focal_loss
+
+	// drgrade's additions.
+	Output        string  // --output DRresults/DDR5/Resnet_Adam_L2 (tensorboard/ and weights/ below it)
+	FocalGamma    float64 // --focal_gamma 2
+	FocalAlpha    string  // --focal_alpha 1 | auto (per class, normalised inverse frequency)
+	ClassWeights  string  // --class_weights inverse | normalized | none
+	Sampler       string  // --sampler random | weighted
+	NumWorkers    int     // --num_workers (-1: the script's rule)
+	BestMetric    string  // --best_metric acc | kappa | macro_f1
+	Resume        string  // --resume last.pth
+	Head          string  // --head slice | reset
+	AMPDType      string  // --amp_dtype bfloat16 | float16
+	Threads       int     // --threads (0: libtorch's default)
+	ImgSize       int     // --img_size (0: the model's input size); val resize keeps 256/224
+	SkipBadImages bool    // --skip_bad_images
+	Quiet         bool    // no progress bars (also automatic when stdout is not a terminal)
+}
+
+// DefaultConfig is the script's argparse defaults plus drgrade's.
+func DefaultConfig() Config {
+	return Config{
+		NumClasses: 5, Epochs: 100, BatchSize: 32, LR: 0.0002, LRF: 0.0001, Seed: 1,
+		Tensorboard: true, DataPath: "data/DDR5", Model: "resnet", Device: "0",
+		Weights: "model_pth/resnet50-19c8e357.pth",
+		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
+		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
+		Head: "slice", AMPDType: "bfloat16",
+	}
+}
+
+// Validate checks values no run could use, so the user hears about them before anything starts.
+func (c *Config) Validate() error {
+	var bad []string
+	add := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+	if c.NumClasses < 2 {
+		add("--num_classes must be at least 2, got %d", c.NumClasses)
+	}
+	if c.Epochs < 1 {
+		add("--epochs must be at least 1, got %d", c.Epochs)
+	}
+	if c.BatchSize < 1 {
+		add("--batch_size must be at least 1, got %d", c.BatchSize)
+	}
+	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
+		add("--lr must be a positive number, got %v", c.LR)
+	}
+	if !(c.LRF >= 0) || math.IsInf(c.LRF, 0) {
+		add("--lrf must be a non-negative number, got %v", c.LRF)
+	}
+	if c.FocalGamma < 0 || math.IsNaN(c.FocalGamma) {
+		add("--focal_gamma must be non-negative, got %v", c.FocalGamma)
+	}
+	oneOf := func(flag, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		add("--%s %q: want one of %s", flag, v, strings.Join(allowed, ", "))
+	}
+	oneOf("class_weights", c.ClassWeights, "inverse", "normalized", "none")
+	oneOf("sampler", c.Sampler, "random", "weighted")
+	oneOf("best_metric", c.BestMetric, "acc", "kappa", "macro_f1")
+	oneOf("head", c.Head, "slice", "reset")
+	oneOf("amp_dtype", c.AMPDType, "bfloat16", "float16")
+	if c.FocalAlpha != "auto" {
+		var a float64
+		if _, err := fmt.Sscanf(c.FocalAlpha, "%g", &a); err != nil || a < 0 {
+			add("--focal_alpha %q: want a non-negative number or auto", c.FocalAlpha)
+		}
+	}
+	if c.NumWorkers < -1 {
+		add("--num_workers must be -1 (the script's rule) or more, got %d", c.NumWorkers)
+	}
+	if c.Threads < 0 {
+		add("--threads must not be negative, got %d", c.Threads)
+	}
+	if c.ImgSize != 0 && c.ImgSize < 32 {
+		add("--img_size must be at least 32, got %d", c.ImgSize)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "\n"))
+	}
+	return nil
+}
+
+// Namespace formats the configuration like the script's print(args).
+func (c *Config) Namespace() string {
+	return fmt.Sprintf("Namespace(num_classes=%d, epochs=%d, batch_size=%d, lr=%g, lrf=%g, seed=%d, tensorboard=%s, use_amp=%s, data_path='%s', model='%s', device='%s', weights='%s', use_focal_loss=%s)",
+		c.NumClasses, c.Epochs, c.BatchSize, c.LR, c.LRF, c.Seed, pyBool(c.Tensorboard), pyBool(c.UseAMP),
+		c.DataPath, c.Model, c.Device, c.Weights, pyBool(c.UseFocalLoss))
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}

@@ -1,0 +1,226 @@
+package trainer
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/drgrade/drgrade/trainer/metrics"
+	"github.com/drgrade/drgrade/trainer/tblog"
+	"github.com/drgrade/drgrade/vision/dataset"
+)
+
+// EpochRecord is one epoch's numbers, as written to metrics.json and metrics.csv.
+type EpochRecord struct {
+	Epoch       int     `json:"epoch"` // 1-based, as the script prints
+	TrainLoss   float64 `json:"train_loss"`
+	TrainAcc    float64 `json:"train_acc"`
+	ValAcc      float64 `json:"val_accuracy"`
+	LR          float64 `json:"learning_rate"`
+	Precision   float64 `json:"precision"`
+	Recall      float64 `json:"recall"`
+	F1          float64 `json:"f1_score"`
+	Kappa       float64 `json:"kappa"`
+	MacroF1     float64 `json:"macro_f1"`
+	BalancedAcc float64 `json:"balanced_accuracy"`
+	Seconds     float64 `json:"seconds"`
+	Skipped     int     `json:"skipped_images"`
+}
+
+// metric is the value --best_metric compares (kappa: NaN counts as -inf, never best).
+func (r EpochRecord) metric(name string) float64 {
+	v := r.ValAcc
+	switch name {
+	case "kappa":
+		v = r.Kappa
+	case "macro_f1":
+		v = r.MacroF1
+	}
+	if math.IsNaN(v) {
+		return math.Inf(-1)
+	}
+	return v
+}
+
+// MarshalJSON writes NaN (an undefined kappa) as null.
+func (r EpochRecord) MarshalJSON() ([]byte, error) {
+	type plain EpochRecord
+	p := plain(r)
+	var kappa *float64
+	if !math.IsNaN(r.Kappa) {
+		kappa = &p.Kappa
+	}
+	return json.Marshal(struct {
+		plain
+		Kappa *float64 `json:"kappa"`
+	}{p, kappa})
+}
+
+// writeScalars logs the script's TensorBoard tags plus kappa and macro_f1, step = epoch.
+func writeScalars(w *tblog.Writer, r EpochRecord, epoch int) error {
+	for _, s := range []struct {
+		tag string
+		v   float64
+	}{
+		{"train_loss", r.TrainLoss}, {"train_acc", r.TrainAcc}, {"val_accuracy", r.ValAcc},
+		{"learning_rate", r.LR}, {"precision", r.Precision}, {"recall", r.Recall}, {"f1_score", r.F1},
+		{"kappa", r.Kappa}, {"macro_f1", r.MacroF1},
+	} {
+		if err := w.AddScalar(s.tag, s.v, int64(epoch)); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// runLog writes the per-epoch text outputs: the console lines and tables, DDR.txt (appended,
+// as the script does), metrics.json and metrics.csv (rewritten atomically each epoch).
+type runLog struct {
+	dir     string
+	out     io.Writer
+	history []EpochRecord
+	best    *metrics.Report
+}
+
+// loadHistory keeps the records of epochs before startEpoch from an earlier metrics.json
+// (a resumed run), so the files keep describing the whole run.
+func (l *runLog) loadHistory(startEpoch int) error {
+	if startEpoch == 0 {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(l.dir, "metrics.json"))
+	if err != nil {
+		return nil // nothing to keep
+	}
+	var h []EpochRecord
+	if err := json.Unmarshal(b, &h); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(l.dir, "metrics.json"), err)
+	}
+	for _, r := range h {
+		if r.Epoch <= startEpoch {
+			l.history = append(l.history, r)
+		}
+	}
+	return nil
+}
+
+func (l *runLog) epoch(r EpochRecord, rep metrics.Report, tr EpochResult, ev EvalResult) error {
+	lines := metrics.EpochLines(r.Epoch-1, r.TrainLoss, r.TrainAcc, r.ValAcc, rep.Weighted)
+	extra := fmt.Sprintf("Kappa: %s, Macro-F1: %s, Balanced Acc: %s\n", pyOrNaN(r.Kappa), metrics.PyFixed3(r.MacroF1), metrics.PyFixed3(r.BalancedAcc))
+	fmt.Fprint(l.out, lines+extra)
+	printTables(l.out, rep)
+	if n := len(tr.Skipped) + len(ev.Skipped); n > 0 {
+		fmt.Fprintf(l.out, "skipped %d unreadable image(s) this epoch (--skip_bad_images):\n", n)
+		for _, s := range append(tr.Skipped, ev.Skipped...) {
+			fmt.Fprintf(l.out, "  %v\n", s.Err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, "DDR.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(lines + extra); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	l.history = append(l.history, r)
+	return l.writeMetrics()
+}
+
+func pyOrNaN(x float64) string { return metrics.PyFixed3(x) }
+
+func (l *runLog) writeMetrics() error {
+	js, err := json.MarshalIndent(l.history, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(l.dir, "metrics.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"epoch", "train_loss", "train_acc", "val_accuracy", "learning_rate", "precision", "recall",
+		"f1_score", "kappa", "macro_f1", "balanced_accuracy", "seconds", "skipped_images"})
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	for _, r := range l.history {
+		_ = w.Write([]string{strconv.Itoa(r.Epoch), f(r.TrainLoss), f(r.TrainAcc), f(r.ValAcc), f(r.LR), f(r.Precision),
+			f(r.Recall), f(r.F1), f(r.Kappa), f(r.MacroF1), f(r.BalancedAcc), f(r.Seconds), strconv.Itoa(r.Skipped)})
+	}
+	w.Flush()
+	return writeAtomic(filepath.Join(l.dir, "metrics.csv"), buf.Bytes())
+}
+
+// final prints the best epoch's confusion matrix once more at the end of the run.
+func (l *runLog) final() {
+	if l.best == nil {
+		return
+	}
+	fmt.Fprintln(l.out, "\nBest epoch's confusion matrix (rows: true grade, columns: predicted):")
+	printConfusion(l.out, *l.best)
+}
+
+// writeAtomic writes data to path through a temporary file and a rename, so a crash leaves
+// either the old or the new file.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// printTables prints the per-class table and the confusion matrix of one evaluation.
+func printTables(w io.Writer, r metrics.Report) {
+	t := tablewriter.NewWriter(w)
+	t.Header("Grade", "Precision", "Recall", "F1", "Support")
+	for c, s := range r.PerClass {
+		_ = t.Append(dataset.GradeName(c), fmt.Sprintf("%.3f", s.Precision), fmt.Sprintf("%.3f", s.Recall), fmt.Sprintf("%.3f", s.F1), strconv.Itoa(s.Support))
+	}
+	t.Footer("weighted / macro", fmt.Sprintf("%.3f / %.3f", r.Weighted.Precision, r.MacroAllLabels.Precision),
+		fmt.Sprintf("%.3f / %.3f", r.Weighted.Recall, r.MacroAllLabels.Recall),
+		fmt.Sprintf("%.3f / %.3f", r.Weighted.F1, r.MacroAllLabels.F1), strconv.Itoa(r.Samples))
+	_ = t.Render()
+	printConfusion(w, r)
+}
+
+func printConfusion(w io.Writer, r metrics.Report) {
+	t := tablewriter.NewWriter(w)
+	head := []any{"true \\ pred"}
+	for c := range r.ConfusionMatrix {
+		head = append(head, dataset.GradeName(c))
+	}
+	t.Header(head...)
+	for i, row := range r.ConfusionMatrix {
+		cells := []any{dataset.GradeName(i)}
+		for _, v := range row {
+			cells = append(cells, strconv.Itoa(v))
+		}
+		_ = t.Append(cells...)
+	}
+	_ = t.Render()
+}

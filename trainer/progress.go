@@ -1,0 +1,80 @@
+package trainer
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// progress is the per-epoch bar (tqdm in the script). On a terminal it is a progressbar/v3
+// bar with the description, images/s and ETA; otherwise (a log file, CI) it prints one line
+// when the phase ends, so logs stay readable.
+type progress struct {
+	out     io.Writer
+	bar     *progressbar.ProgressBar
+	desc    string
+	images  int
+	start   time.Time
+	quiet   bool
+	started bool
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newProgress starts a bar over total batches.
+func newProgress(out io.Writer, total int, quiet bool) *progress {
+	p := &progress{out: out, start: time.Now(), quiet: quiet || !isTerminal(out)}
+	if !p.quiet {
+		p.bar = progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(out),
+			progressbar.OptionSetWidth(25),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowDescriptionAtLineEnd(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }),
+		)
+	}
+	return p
+}
+
+// step advances by one batch of n images with the given description.
+func (p *progress) step(n int, desc string) {
+	if p == nil {
+		return
+	}
+	p.images += n
+	p.desc = desc
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%s %.1f img/s", desc, p.rate()))
+		_ = p.bar.Add(1)
+	}
+}
+
+func (p *progress) rate() float64 {
+	s := time.Since(p.start).Seconds()
+	if s <= 0 {
+		return 0
+	}
+	return float64(p.images) / s
+}
+
+// finish closes the bar, or prints the quiet summary line.
+func (p *progress) finish() {
+	if p == nil {
+		return
+	}
+	if p.bar != nil {
+		_ = p.bar.Finish()
+		return
+	}
+	fmt.Fprintf(p.out, "%s  (%d images in %.1fs, %.1f img/s)\n", p.desc, p.images, time.Since(p.start).Seconds(), p.rate())
+}

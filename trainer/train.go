@@ -1,0 +1,341 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/loss"
+	"github.com/drgrade/drgrade/trainer/metrics"
+	"github.com/drgrade/drgrade/trainer/schedule"
+	"github.com/drgrade/drgrade/trainer/tblog"
+	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/transforms"
+)
+
+// Result is what a finished run leaves behind.
+type Result struct {
+	SavePath, LogPath string
+	BestEpoch         int // 1-based; 0 when no epoch improved the best metric
+	BestValue         float64
+	Last              EpochRecord
+	Epochs            []EpochRecord
+}
+
+// Run is train_imbalance.py's main(args), step for step, with train_original.py's weight
+// loading. All tensor work runs on one goroutine locked to its OS thread; stop (may be nil)
+// is polled between steps, and when it reports true the run saves last.pth and returns
+// ErrInterrupted.
+func Run(cfg Config, out io.Writer, stop func() bool) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var res *Result
+	var err error
+	locked.Run(func() { res, err = run(cfg, out, stop) })
+	return res, err
+}
+
+func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
+	// 固定随机种子 (seed_torch): the script's --seed was always on with seed 1.
+	torchext.ManualSeed(args.Seed)
+	fmt.Fprintln(out, "random seed has been fixed")
+	if args.Threads > 0 {
+		torchext.SetNumThreads(args.Threads)
+	}
+
+	device, note := selectDevice(args.Device)
+	fmt.Fprintln(out, args.Namespace())
+	fmt.Fprintf(out, "Using device: %s%s\n", device, note)
+
+	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes)
+	// (built once; the script built it twice).
+	model, err := models.New(args.Model, args.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	defer model.Close()
+	mcfg := model.Config()
+
+	var tbWriter *tblog.Writer
+	logPath := ""
+	if args.Tensorboard {
+		// The script deleted an existing log dir; drgrade gives each run its own subfolder.
+		logPath, err = newRunDir(filepath.Join(args.Output, "tensorboard", args.Model))
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "Start Tensorboard with \"tensorboard --logdir=%s\"\n", logPath)
+		if tbWriter, err = tblog.NewWriter(logPath); err != nil {
+			return nil, err
+		}
+		defer tbWriter.Close()
+	}
+
+	// 数据增强 (data_transform): the script's pipelines at the model's input size.
+	imgSize := args.ImgSize
+	if imgSize == 0 {
+		imgSize = mcfg.InputSize
+	}
+	tcfg := transforms.DefaultConfig()
+	tcfg.CropSize = imgSize
+	tcfg.ResizeSize = int(math.Round(float64(imgSize) / mcfg.CropPct))
+	for i := 0; i < 3; i++ {
+		tcfg.Mean[i], tcfg.Std[i] = float32(mcfg.Mean[i]), float32(mcfg.Std[i])
+	}
+	trainTransform, err := transforms.TrainPipeline(tcfg)
+	if err != nil {
+		return nil, err
+	}
+	valTransform, err := transforms.ValPipeline(tcfg)
+	if err != nil {
+		return nil, err
+	}
+
+	// 加载数据集
+	trainDataset, err := dataset.Load(args.DataPath, "train", args.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(out, trainDataset.FoundMessage())
+	valDataset, err := dataset.Load(args.DataPath, "val", args.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(out, valDataset.FoundMessage())
+	if err := trainDataset.CheckNumClasses(); err != nil {
+		return nil, err
+	}
+
+	// 计算类别权重: class_weights = [1.0 / count(c) for c in range(num_classes)]
+	classWeights, err := loss.ClassWeights(trainDataset.ClassCounts, args.ClassWeights)
+	if err != nil {
+		return nil, err
+	}
+
+	nw := loader.DefaultWorkers(args.BatchSize)
+	if args.NumWorkers >= 0 {
+		nw = args.NumWorkers
+	}
+	fmt.Fprintf(out, "Using %d dataloader workers every process\n", nw)
+	trainLoader, err := loader.New(trainDataset, trainTransform, imgSize, loader.Options{
+		BatchSize: args.BatchSize, Workers: max(nw, 0), Shuffle: true, Seed: args.Seed,
+		Sampler: args.Sampler, SkipBad: args.SkipBadImages})
+	if err != nil {
+		return nil, err
+	}
+	valLoader, err := loader.New(valDataset, valTransform, imgSize, loader.Options{
+		BatchSize: args.BatchSize, Workers: max(nw, 0), Seed: args.Seed, SkipBad: args.SkipBadImages})
+	if err != nil {
+		return nil, err
+	}
+
+	// train_original.py: load --weights, slicing the classifier to num_classes rows.
+	if args.Weights != "" {
+		report, err := models.LoadWeights(model, args.Weights, args.Head)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(out, report)
+	}
+
+	// 使用Focal Loss或CrossEntropyLoss
+	criterion, err := newCriterion(args, trainDataset.ClassCounts, classWeights)
+	if err != nil {
+		return nil, err
+	}
+	defer criterion.Close()
+
+	optimizer, err := NewAdam(model.StateDict().Parameters(), args.LR, 1e-4)
+	if err != nil {
+		return nil, err
+	}
+	defer optimizer.Close()
+
+	// lf = cosine; scheduler = LambdaLR(optimizer, lr_lambda=lf); warmup inside epoch 0.
+	scheduler, err := schedule.NewScript(schedule.Config{LR: args.LR, LRF: args.LRF, Epochs: args.Epochs,
+		LoaderLen: trainLoader.Len(), Warmup: true})
+	if err != nil {
+		return nil, err
+	}
+	bestAcc := math.Inf(-1) // best_acc = 0. for acc; -inf so kappa (which can be < 0) works too
+	if args.BestMetric == "acc" {
+		bestAcc = 0
+	}
+
+	savePath := filepath.Join(args.Output, "weights", args.Model)
+	if err := os.MkdirAll(savePath, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the output folder: %w", err)
+	}
+
+	amp := AMP{}
+	if args.UseAMP {
+		amp = AMP{Enabled: true, Device: torchext.CPU, DType: torchext.BFloat16}
+		if args.AMPDType == "float16" {
+			amp.DType = torchext.Half
+		}
+		fmt.Fprintf(out, "AMP: autocast on CPU with %s (PyTorch's CPU autocast; no GradScaler on CPU)\n", args.AMPDType)
+	}
+	// The GradScaler only acts on CUDA, as in the script (enable_amp = use_amp and "cuda" in device).
+	scaler, err := NewGradScaler(false)
+	if err != nil {
+		return nil, err
+	}
+	defer scaler.Close()
+
+	startEpoch := 0
+	if args.Resume != "" {
+		st, err := loadLast(args.Resume, model, optimizer, args)
+		if err != nil {
+			return nil, err
+		}
+		startEpoch = st.epoch + 1
+		bestAcc = st.best
+		for e := 0; e < startEpoch; e++ { // replay the schedule to where the run stopped
+			if err := scheduler.StartEpoch(e); err != nil {
+				return nil, err
+			}
+			if err := scheduler.EndEpoch(); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(out, "Resuming from %s after epoch %d (best %s %.4f)\n", args.Resume, startEpoch, args.BestMetric, bestAcc)
+	}
+
+	res := &Result{SavePath: savePath, LogPath: logPath, BestValue: bestAcc}
+	logs := &runLog{dir: savePath, out: out}
+	if err := logs.loadHistory(startEpoch); err != nil {
+		return nil, err
+	}
+	lastPath := filepath.Join(savePath, "last.pth")
+	interrupted := func(epoch int) error {
+		// Save what the finished epochs earned, then tell the user how to continue.
+		if epoch > startEpoch {
+			if err := saveLast(lastPath, model, optimizer, epoch-1, bestAcc, args); err != nil {
+				return fmt.Errorf("interrupted, and saving %s failed: %w", lastPath, err)
+			}
+		}
+		fmt.Fprintf(out, "\nInterrupted. Resume with: drgrade train %s --resume %s\n", "<the same flags>", lastPath)
+		return ErrInterrupted
+	}
+
+	for epoch := startEpoch; epoch < args.Epochs; epoch++ {
+		epochStart := time.Now()
+		tr, err := trainOneEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
+			newProgress(out, trainLoader.Len(), args.Quiet), stop)
+		if errors.Is(err, ErrInterrupted) {
+			return res, interrupted(epoch)
+		}
+		if err != nil {
+			if errors.Is(err, ErrNonFiniteLoss) {
+				fmt.Fprintf(out, "WARNING: %v\n", err)
+			}
+			return res, err
+		}
+		lr := scheduler.LR() // the lr the script logs: read after train_one_epoch, before scheduler.step()
+		if err := scheduler.EndEpoch(); err != nil {
+			return res, err
+		}
+		ev, err := Evaluate(model, valLoader, false, newProgress(out, valLoader.Len(), args.Quiet), stop)
+		if errors.Is(err, ErrInterrupted) {
+			return res, interrupted(epoch)
+		}
+		if err != nil {
+			return res, err
+		}
+		report, err := metrics.Evaluate(ev.Labels, ev.Preds, args.NumClasses)
+		if err != nil {
+			return res, err
+		}
+		rec := EpochRecord{Epoch: epoch + 1, TrainLoss: tr.MeanLoss, TrainAcc: tr.Acc, ValAcc: ev.Acc, LR: lr,
+			Precision: report.Weighted.Precision, Recall: report.Weighted.Recall, F1: report.Weighted.F1,
+			Kappa: report.QWK, MacroF1: report.MacroAllLabels.F1, BalancedAcc: report.BalancedAccuracy,
+			Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped)}
+		if err := logs.epoch(rec, report, tr, ev); err != nil {
+			return res, err
+		}
+		if tbWriter != nil {
+			if err := writeScalars(tbWriter, rec, epoch); err != nil {
+				return res, err
+			}
+		}
+		res.Epochs = append(res.Epochs, rec)
+		res.Last = rec
+		if v := rec.metric(args.BestMetric); v > bestAcc {
+			bestAcc = v
+			res.BestEpoch, res.BestValue = epoch+1, v
+			if err := models.SaveStateDict(model, filepath.Join(savePath, "DDR.pth")); err != nil {
+				return res, fmt.Errorf("saving the best checkpoint: %w", err)
+			}
+			fmt.Fprintf(out, "saved the best model so far (%s %.4f) to %s\n", args.BestMetric, v, filepath.Join(savePath, "DDR.pth"))
+			logs.best = &report
+		}
+		if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
+			return res, fmt.Errorf("saving %s: %w", lastPath, err)
+		}
+		if stop != nil && stop() && epoch+1 < args.Epochs {
+			fmt.Fprintf(out, "\nInterrupted after epoch %d. Resume with: drgrade train <the same flags> --resume %s\n", epoch+1, lastPath)
+			return res, ErrInterrupted
+		}
+	}
+	logs.final()
+	return res, nil
+}
+
+// selectDevice is the script's device choice with a clear fallback: CUDA only when this build
+// links a CUDA libtorch and a device is present.
+func selectDevice(flag string) (string, string) {
+	if flag == "cpu" {
+		return "cpu", ""
+	}
+	if torchext.CUDACompiled() && gotch.CUDA.IsAvailable() {
+		return "cpu", fmt.Sprintf(" (--device %s: CUDA training is not wired in this build yet; using the CPU)", flag)
+	}
+	return "cpu", fmt.Sprintf(" (--device %s asked for CUDA, which is not available here; falling back to the CPU)", flag)
+}
+
+// newCriterion is the script's `FocalLoss()` or `CrossEntropyLoss(weight=class_weights)`.
+func newCriterion(args Config, counts []int, classWeights []float64) (loss.Criterion, error) {
+	if !args.UseFocalLoss {
+		return loss.NewCrossEntropy(classWeights)
+	}
+	if args.FocalAlpha == "auto" {
+		w, err := loss.ClassWeights(counts, "normalized")
+		if err != nil {
+			return nil, err
+		}
+		return loss.NewFocalPerClass(w, args.FocalGamma)
+	}
+	var a float64
+	if _, err := fmt.Sscanf(args.FocalAlpha, "%g", &a); err != nil {
+		return nil, fmt.Errorf("--focal_alpha %q: %w", args.FocalAlpha, err)
+	}
+	return loss.NewFocal(a, args.FocalGamma), nil
+}
+
+// newRunDir creates base/runN with the first unused N, so earlier runs are never touched.
+func newRunDir(base string) (string, error) {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("cannot create the TensorBoard folder: %w", err)
+	}
+	for n := 1; ; n++ {
+		dir := filepath.Join(base, fmt.Sprintf("run%d", n))
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", fmt.Errorf("cannot create the TensorBoard folder: %w", err)
+		}
+	}
+}
