@@ -84,17 +84,26 @@ char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, do
   }
 }
 
+// libtorch 2.1 has these two AMP kernels for CUDA only; on CPU the same arithmetic is done
+// here, following the CUDA kernels (aten/src/ATen/native/cuda/AmpKernels.cu).
 char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scale) {
   try {
     c10::NoGradGuard no_grad;
+    at::Tensor &inf = *static_cast<at::Tensor *>(found_inf);
+    const at::Tensor &inv = *static_cast<at::Tensor *>(inv_scale);
     std::vector<at::Tensor> grads;
     for (int i = 0; i < n; ++i) {
       const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
       if (g.defined()) grads.push_back(g);
     }
-    if (!grads.empty()) {
-      at::_amp_foreach_non_finite_check_and_unscale_(grads, *static_cast<at::Tensor *>(found_inf),
-                                                     *static_cast<at::Tensor *>(inv_scale));
+    if (grads.empty()) return nullptr;
+    if (grads[0].is_cuda()) {
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, inf, inv);
+      return nullptr;
+    }
+    for (auto &g : grads) {
+      if (!at::isfinite(g).all().item<bool>()) inf.fill_(1.0);
+      g.mul_(inv);
     }
     return nullptr;
   } catch (const std::exception &e) {
@@ -105,8 +114,28 @@ char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scal
 char *tx_amp_update_scale(void *scale, void *growth_tracker, void *found_inf, double growth,
                           double backoff, long long interval) {
   try {
-    at::_amp_update_scale_(*static_cast<at::Tensor *>(scale), *static_cast<at::Tensor *>(growth_tracker),
-                           *static_cast<at::Tensor *>(found_inf), growth, backoff, interval);
+    at::Tensor &sc = *static_cast<at::Tensor *>(scale);
+    at::Tensor &gt = *static_cast<at::Tensor *>(growth_tracker);
+    at::Tensor &inf = *static_cast<at::Tensor *>(found_inf);
+    if (sc.is_cuda()) {
+      at::_amp_update_scale_(sc, gt, inf, growth, backoff, interval);
+      return nullptr;
+    }
+    float *s = sc.data_ptr<float>();
+    int *tracker = gt.data_ptr<int>();
+    if (inf.data_ptr<float>()[0] != 0) {
+      s[0] = s[0] * static_cast<float>(backoff);
+      tracker[0] = 0;
+    } else {
+      int successful = tracker[0] + 1;
+      if (successful == interval) {
+        float new_scale = static_cast<float>(s[0] * growth);
+        if (std::isfinite(new_scale)) s[0] = new_scale;
+        tracker[0] = 0;
+      } else {
+        tracker[0] = successful;
+      }
+    }
     return nullptr;
   } catch (const std::exception &e) {
     return strdup(e.what());

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // Event is the part of a tensorboard.Event that drgrade writes.
@@ -121,4 +122,21 @@ func ReadFile(path string) ([]Event, error) {
 	}
 	defer f.Close()
 	return ReadEvents(f)
+}
+
+// ReadDir reads every event file (events.out.tfevents.*) in dir, in name order.
+func ReadDir(dir string) ([]Event, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for _, f := range files {
+		ev, err := ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev...)
+	}
+	return out, nil
 }
