@@ -59,5 +59,5 @@ func benchTrainStep(b *testing.B, model string, batch, size int64) {
 	})
 }
 
-func BenchmarkTrainStepResnetSmall64x16(b *testing.B) { benchTrainStep(b, "resnet_small", 16, 64) }
+func BenchmarkTrainStepResnetSmall64x16(b *testing.B)  { benchTrainStep(b, "resnet_small", 16, 64) }
 func BenchmarkTrainStepResnetSmall224x32(b *testing.B) { benchTrainStep(b, "resnet_small", 32, 224) }
