@@ -29,6 +29,13 @@ func TestCommandLine(t *testing.T) {
 		{"forward needs an input", []string{"forward", "--model", "resnet_small"}, exitUsage, "", "exactly one of --input"},
 		{"forward missing input file", []string{"forward", "--model", "resnet_small", "--input", "/nonexistent.npy"}, exitUsage, "", "/nonexistent.npy"},
 		{"forward random", []string{"forward", "--model", "resnet_small", "--random", "1", "--out", out}, exitOK, "logits [1 5]", ""},
+		{"transform missing image", []string{"transform", "--in", "/nonexistent.jpg", "--out", out + ".x.npy"}, exitUsage, "", "/nonexistent.jpg"},
+		{"transform bad pipeline", []string{"transform", "--pipeline", "test", "--in", "x", "--out", "y"}, exitUsage, "", `--pipeline "test"`},
+		{"summary missing data", []string{"summary", "--data_path", "/nonexistent"}, exitUsage, "", "/nonexistent"},
+		{"train bad batch size", []string{"train", "--batch_size", "0"}, exitUsage, "", "--batch_size must be at least 1"},
+		{"train unknown model", []string{"train", "--model", "resnet5O"}, exitUsage, "", "unknown model"},
+		{"train bad device", []string{"train", "--device", "gpu"}, exitUsage, "", `--device "gpu"`},
+		{"train missing data", []string{"train", "--data_path", "/nonexistent", "--weights", "", "--output", filepath.Dir(out)}, exitUsage, "", "/nonexistent/train"},
 	}
 	for _, name := range []string{"train", "eval", "predict", "summary", "synth", "transform", "forward", "version"} {
 		cases = append(cases, struct {

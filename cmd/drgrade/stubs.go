@@ -17,11 +17,3 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	return notYet("predict")
 }
-
-func runTransform(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("transform", "--pipeline train|val --seed S --in IMG --out X.npy [--png X.png]", stdout, stderr)
-	if err := parse(fs, args, stdout); err != nil {
-		return err
-	}
-	return notYet("transform")
-}
