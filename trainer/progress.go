@@ -20,8 +20,13 @@ type progress struct {
 	images  int
 	start   time.Time
 	quiet   bool
-	started bool
+	total   int
+	done    int
+	lastLog time.Time
 }
+
+// quietEvery is how often a quiet bar prints an intermediate line.
+const quietEvery = 30 * time.Second
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
@@ -31,7 +36,8 @@ func isTerminal(w io.Writer) bool {
 
 // newProgress starts a bar over total batches.
 func newProgress(out io.Writer, total int, quiet bool) *progress {
-	p := &progress{out: out, start: time.Now(), quiet: quiet || !isTerminal(out)}
+	p := &progress{out: out, start: time.Now(), quiet: quiet || !isTerminal(out), total: total}
+	p.lastLog = p.start
 	if !p.quiet {
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(out),
@@ -52,10 +58,14 @@ func (p *progress) step(n int, desc string) {
 		return
 	}
 	p.images += n
+	p.done++
 	p.desc = desc
 	if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("%s %.1f img/s", desc, p.rate()))
 		_ = p.bar.Add(1)
+	} else if time.Since(p.lastLog) >= quietEvery && p.done < p.total {
+		p.lastLog = time.Now()
+		fmt.Fprintf(p.out, "%s  (batch %d/%d, %.1f img/s)\n", desc, p.done, p.total, p.rate())
 	}
 }
 

@@ -1,0 +1,15 @@
+//go:build !cgo || purego
+
+package imageio
+
+import "errors"
+
+// haveLibjpegTurbo says whether the LibjpegTurbo decoder is compiled in: not in this build
+// (-tags purego or no cgo), so Decoder.jpegDecoder never selects it.
+const haveLibjpegTurbo = false
+
+var errNoTurbo = errors.New("libjpeg-turbo decoder not compiled in")
+
+func turboSize([]byte) (int, int, error) { return 0, 0, errNoTurbo }
+
+func decodeJPEGTurbo([]byte) (*RGB, error) { return nil, errNoTurbo }

@@ -1,0 +1,111 @@
+//go:build cgo && !purego
+
+package imageio
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/drgrade/drgrade/internal/torchext"
+)
+
+// haveLibjpegTurbo says whether the LibjpegTurbo decoder is compiled in.
+const haveLibjpegTurbo = true
+
+// turboSize reads a JPEG's size with libjpeg-turbo's header reader.
+func turboSize(data []byte) (int, int, error) {
+	h, err := torchext.DecodeJPEGHeader(data)
+	if err != nil {
+		return 0, 0, turboHeaderError(data, err)
+	}
+	return h.Width, h.Height, nil
+}
+
+// decodeJPEGTurbo is the LibjpegTurbo decoder: libjpeg-turbo writes the pixels in the
+// colour space Pillow's JpegDecoder asks for (RGB for YCbCr and RGB JPEGs, grey for
+// greyscale, CMYK for CMYK and YCCK), then Pillow's convert('RGB') rules finish them.
+func decodeJPEGTurbo(data []byte) (*RGB, error) {
+	h, err := torchext.DecodeJPEGHeader(data)
+	if err != nil {
+		return nil, turboHeaderError(data, err)
+	}
+	out := NewRGB(h.Width, h.Height)
+	pf, buf := torchext.JPEGPixelRGB, out.Pix
+	switch h.Colorspace {
+	case torchext.JPEGGray:
+		pf = torchext.JPEGPixelGray
+		buf = make([]uint8, h.Width*h.Height)
+	case torchext.JPEGCMYK, torchext.JPEGYCCK:
+		pf = torchext.JPEGPixelCMYK
+		buf = make([]uint8, 4*h.Width*h.Height)
+	}
+	if err := turboDecode(data, buf, h.Width, h.Height, pf); err != nil {
+		return nil, err
+	}
+	switch pf {
+	case torchext.JPEGPixelGray:
+		grayToRGB(out, buf)
+	case torchext.JPEGPixelCMYK:
+		adobeCMYKToRGB(out, buf)
+	}
+	return out, nil
+}
+
+// turboDecode decodes, stopping at libjpeg's first warning. Warnings that mean image data is
+// missing or damaged refuse the file (as the PureGo decoder does; Pillow raises for the
+// truncated ones). A harmless first warning (extraneous bytes before a marker, an unknown
+// JFIF revision, ...) leaves the image intact and Pillow ignores it, so the image is decoded
+// again to the end. TurboJPEG reports only the last message of that run (a later fatal error
+// is reported as a warning too), so the file is accepted only if that last message is the
+// first one again: a single harmless warning, or one repeated.
+func turboDecode(data, buf []byte, w, h int, pf torchext.JPEGPixelFormat) error {
+	err := torchext.DecodeJPEG(data, buf, w, h, pf, true)
+	if first, ok := err.(*torchext.JPEGError); ok && first.Warning && harmless(first.Msg) {
+		err = torchext.DecodeJPEG(data, buf, w, h, pf, false)
+		if last, ok := err.(*torchext.JPEGError); ok && last.Warning && last.Msg == first.Msg {
+			err = nil
+		}
+	}
+	return turboError(err)
+}
+
+// harmless says whether a libjpeg warning leaves the image data intact: JWRN_EXTRANEOUS_DATA,
+// JWRN_JFIF_MAJOR, JWRN_ADOBE_XFORM, JWRN_BOGUS_PROGRESSION, JWRN_NOT_SEQUENTIAL,
+// JWRN_BOGUS_ICC (jerror.h). The others report a premature end of the file or corrupt
+// entropy-coded data.
+func harmless(msg string) bool {
+	for _, p := range []string{"Corrupt JPEG data: bad ICC marker", "Unknown Adobe color transform code",
+		"Warning: unknown JFIF revision number", "Inconsistent progression sequence",
+		"Invalid SOS parameters for sequential JPEG"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return strings.HasPrefix(msg, "Corrupt JPEG data: ") && strings.Contains(msg, " extraneous bytes before marker ")
+}
+
+// turboError turns a libjpeg-turbo failure into an *Error of the right kind.
+func turboError(err error) error {
+	var e *torchext.JPEGError
+	if !errors.As(err, &e) {
+		return err
+	}
+	kind := ErrCorrupt
+	switch {
+	case strings.HasPrefix(e.Msg, "Premature end of JPEG file"):
+		kind = ErrTruncated
+	case strings.Contains(strings.ToLower(e.Msg), "unsupported"):
+		kind = ErrUnsupported
+	}
+	return &Error{Kind: kind, Detail: err.Error()}
+}
+
+// turboHeaderError classifies a header libjpeg-turbo refused. libjpeg's memory source turns
+// the end of the data into a fake EOI marker, so a file cut inside its header fails with a
+// message about the symptom ("missing SOS marker"); headerTruncated tells that case apart.
+func turboHeaderError(data []byte, err error) error {
+	if headerTruncated(data) {
+		return &Error{Kind: ErrTruncated, Detail: err.Error()}
+	}
+	return turboError(err)
+}
