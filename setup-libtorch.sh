@@ -183,6 +183,26 @@ package libtch
 // #cgo CXXFLAGS: -I$libtorch/include -I$libtorch/include/torch/csrc/api/include
 import "C"
 EOF
+# Two memory bugs of gotch v0.9.1's generated ops, fixed in the copy (tensor-generated.go):
+#  - every op receives its output handle(s) in C.malloc(0) memory that is never freed (and a
+#    multi-output op writes past it): allocate room for 16 handles and free it on return;
+#  - in-place ops (x.Fill_, x.AddScalar_, x.RequiresGrad_, ...) replace the tensor's C handle
+#    without deleting the old one, which keeps the storage alive after Drop: delete it.
+"$python" - "$tp/gotch.new/ts/tensor-generated.go" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+n_out = s.count("(*lib.Ctensor)(unsafe.Pointer(C.malloc(0)))")
+s = re.sub(r"^(\s*)(ptr|ctensorPtr0) := \(\*lib\.Ctensor\)\(unsafe\.Pointer\(C\.malloc\(0\)\)\)$",
+           r"\1\2 := (*lib.Ctensor)(unsafe.Pointer(C.malloc(16 * 8)))\n\1defer C.free(unsafe.Pointer(\2))",
+           s, flags=re.M)
+n_inplace = len(re.findall(r"^\s*ts\.ctensor = \*ptr$", s, flags=re.M))
+s = re.sub(r"^(\s*)ts\.ctensor = \*ptr$",
+           r"\1if *ptr != ts.ctensor {\n\1  lib.AtFree(ts.ctensor)\n\1}\n\1ts.ctensor = *ptr", s, flags=re.M)
+if n_out < 2000 or n_inplace < 200 or "malloc(0)" in s:
+    sys.exit(f"gotch patch: unexpected tensor-generated.go ({n_out} outputs, {n_inplace} in-place ops)")
+open(p, "w").write(s)
+PY
 rm -rf "$tp/gotch" && mv "$tp/gotch.new" "$tp/gotch"
 
 # --- 4. glue for our own cgo package ----------------------------------------------------------
