@@ -270,4 +270,3 @@ func TensorFrom(data any, shape []int64) (*ts.Tensor, error) {
 	}
 	return one.Squeeze(true)
 }
-
