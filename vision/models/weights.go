@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -109,7 +110,7 @@ func LoadStateDict(m Model, src *pth.StateDict, head string) (*LoadReport, error
 	var jobs []job
 	var problems []string
 	seen := map[string]bool{}
-	for _, e := range src.Entries {
+	for _, e := range renameLegacyKeys(cfg, src.Entries) {
 		seen[e.Name] = true
 		dst := sd.Get(e.Name)
 		if dst == nil {
@@ -168,6 +169,28 @@ func LoadStateDict(m Model, src *pth.StateDict, head string) (*LoadReport, error
 		r.Loaded++
 	}
 	return r, nil
+}
+
+// densenetLegacy matches the old key names of torchvision's DenseNet checkpoints
+// ("denselayer1.norm.1.weight"), which torchvision's _load_state_dict renames on load.
+var densenetLegacy = regexp.MustCompile(`^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$`)
+
+// renameLegacyKeys mirrors torchvision.models.densenet._load_state_dict's key fix-up, so the
+// ImageNet DenseNet files torchvision ships load like they do in torchvision.
+func renameLegacyKeys(cfg Config, entries []*pth.Entry) []*pth.Entry {
+	if !strings.HasPrefix(cfg.Arch, "densenet") {
+		return entries
+	}
+	out := make([]*pth.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = e
+		if m := densenetLegacy.FindStringSubmatch(e.Name); m != nil {
+			c := *e
+			c.Name = m[1] + m[2]
+			out[i] = &c
+		}
+	}
+	return out
 }
 
 func sameShape(a, b []int64) bool {

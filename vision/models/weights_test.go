@@ -128,3 +128,18 @@ func TestLoadStateDictHeadAndErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestDenseNetLegacyKeys(t *testing.T) {
+	e := pth.NewFloat32("features.denseblock1.denselayer1.norm.1.weight", []int{2}, []float32{1, 2})
+	k := pth.NewFloat32("features.denseblock1.denselayer1.norm1.weight", []int{2}, []float32{1, 2})
+	out := renameLegacyKeys(Config{Arch: "densenet121"}, []*pth.Entry{e, k})
+	if out[0].Name != "features.denseblock1.denselayer1.norm1.weight" || out[1].Name != k.Name {
+		t.Fatalf("renamed to %q, %q", out[0].Name, out[1].Name)
+	}
+	if e.Name != "features.denseblock1.denselayer1.norm.1.weight" {
+		t.Fatal("the source entry was modified")
+	}
+	if got := renameLegacyKeys(Config{Arch: "resnet50"}, []*pth.Entry{e}); got[0].Name != e.Name {
+		t.Fatal("non-DenseNet keys were renamed")
+	}
+}
