@@ -7,6 +7,7 @@ DATA  ?= data/synth
 FULL  ?=
 
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
+.PHONY: bench-data
 
 all: build
 
@@ -41,6 +42,11 @@ demo: build
 
 bench: build pyenv
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# Data pipeline images/s from JPEG, drgrade's loader vs PyTorch's DataLoader (bench/README.md);
+# QUICK by default, FULL=1 for more images and pairs.
+bench-data: setup pyenv
+	FULL=$(FULL) ./bench/run_data.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

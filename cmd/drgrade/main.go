@@ -11,9 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 
+	"github.com/drgrade/drgrade/internal/suggest"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -90,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 	}
-	fmt.Fprintf(stderr, "drgrade: unknown command %q%s\n\n", name, suggest(name))
+	fmt.Fprintf(stderr, "drgrade: unknown command %q%s\n\n", name, didYouMean(name))
 	topUsage(stderr)
 	return exitUsage
 }
@@ -104,49 +103,16 @@ func topUsage(w io.Writer) {
 	}
 }
 
-// suggest returns ` (did you mean "x"?)` for the closest command name, or "".
-func suggest(name string) string {
+// didYouMean returns ` (did you mean "x"?)` for the closest command name, or "".
+func didYouMean(name string) string {
 	names := make([]string, len(commands))
 	for i, c := range commands {
 		names[i] = c.name
 	}
-	if best := closest(name, names); best != "" {
+	if best := suggest.Closest(name, names); best != "" {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""
-}
-
-// closest returns the candidate within edit distance 3 of s with the smallest distance.
-func closest(s string, candidates []string) string {
-	best, bestD := "", 4
-	sorted := append([]string(nil), candidates...)
-	sort.Strings(sorted)
-	for _, c := range sorted {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // newFlags makes a subcommand's flag set: errors are returned, not printed twice, and

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/suggest"
 )
 
 // Model is a registered architecture: a Layer whose parameters and buffers live in a
@@ -110,42 +112,10 @@ func New(name string, numClasses int) (Model, error) {
 func unknownModel(name string) error {
 	names := Names()
 	hint := ""
-	if c := closestName(name, names); c != "" {
+	if c := suggest.Closest(name, names); c != "" {
 		hint = fmt.Sprintf(" (did you mean %q?)", c)
 	}
 	return fmt.Errorf("unknown model %q%s; valid names: %s", name, hint, strings.Join(names, ", "))
-}
-
-// closestName returns the name with the smallest edit distance to s, if it is close enough
-// to be a plausible typo (at most a third of the name).
-func closestName(s string, names []string) string {
-	best, bestD := "", len(s)/3+2
-	for _, n := range names {
-		if d := levenshtein(s, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // base carries what every model has: its state dict, config and top-level layer.
