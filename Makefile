@@ -8,6 +8,7 @@ FULL  ?=
 
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
+.PHONY: bench-forward
 
 all: build
 
@@ -21,7 +22,7 @@ build: setup
 # go test compares against the committed goldens; `make parity` compares live against PyTorch.
 test: setup
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 # The PyTorch oracle: a venv with torch 2.1.0, torchvision 0.16.0, ... (python/requirements.txt).
 pyenv:
@@ -29,7 +30,7 @@ pyenv:
 
 # Re-run every committed generator in the venv and compare drgrade against its live output.
 parity: setup pyenv
-	DRGRADE_PARITY=1 $(GO) test -count=1 -run Parity ./...
+	DRGRADE_PARITY=1 $(GO) test -count=1 -timeout 60m -run Parity ./...
 
 # Rewrite the committed goldens from the venv (review the diff before committing).
 goldens: setup pyenv
@@ -47,6 +48,11 @@ bench: build pyenv
 # QUICK by default, FULL=1 for more images and pairs.
 bench-data: setup pyenv
 	FULL=$(FULL) ./bench/run_data.sh
+
+# Milliseconds per eval forward of every zoo model, drgrade vs PyTorch on the same libtorch
+# (bench/README.md); QUICK by default, FULL=1 for more pairs, BENCH_MODELS=a,b for a subset.
+bench-forward: setup pyenv
+	FULL=$(FULL) ./bench/run_forward.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
