@@ -33,11 +33,11 @@ die() { printf 'setup-libtorch: error: %s\n' "$*" >&2; exit 1; }
 
 # --- 0. libjpeg-turbo's TurboJPEG headers (internal/torchext decodes JPEGs with it) ---------
 if [ ! -f /usr/include/turbojpeg.h ]; then
-  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo="none"; fi
-  if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
+  # No sudo: root (as on this project's machines and CI) installs it; anyone else is told how.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing libturbojpeg0-dev (TurboJPEG API for JPEG decoding)"
-    $sudo apt-get install -y -q libturbojpeg0-dev >&2 \
-      || { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q libturbojpeg0-dev >&2; } \
+    apt-get install -y -q libturbojpeg0-dev >&2 \
+      || { apt-get update -q >&2 && apt-get install -y -q libturbojpeg0-dev >&2; } \
       || log "warning: apt-get could not install libturbojpeg0-dev"
   fi
   [ -f /usr/include/turbojpeg.h ] || log "warning: /usr/include/turbojpeg.h is missing, and internal/torchext (so drgrade) will not build without it: install libjpeg-turbo's TurboJPEG development files as root (Debian/Ubuntu: apt-get install libturbojpeg0-dev; Fedora: dnf install turbojpeg-devel)"

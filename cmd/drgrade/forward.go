@@ -19,6 +19,8 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("forward", "--model M [--num_classes N] [--weights W.pth] (--input X.npy | --random N) [--out Y.npy] [--train]", stdout, stderr)
 	model := fs.String("model", "resnet", "model name ("+strings.Join(models.Names(), ", ")+")")
 	numClasses := fs.Int("num_classes", 5, "number of classes of the model's head")
+	weights := fs.String("weights", "", "load these weights (.pth, any torch.save format) before the forward pass")
+	head := fs.String("head", "slice", "a bigger classifier in --weights: slice (the script's) or reset")
 	input := fs.String("input", "", "input batch as a float32 .npy of shape [N, 3, H, W]")
 	random := fs.Int("random", 0, "instead of --input: a random normal batch of this many images at the model's input size")
 	seed := fs.Uint64("seed", 1, "seed for the weights' initialisation and --random")
@@ -77,6 +79,13 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			defer m.Close()
+			if *weights != "" {
+				r, err := models.LoadWeights(m, *weights, *head)
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintln(stdout, r)
+			}
 			var x *ts.Tensor
 			if inData != nil {
 				x, err = models.TensorFrom(inData, inShape)

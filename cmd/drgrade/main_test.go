@@ -29,6 +29,8 @@ func TestCommandLine(t *testing.T) {
 		{"forward needs an input", []string{"forward", "--model", "resnet_small"}, exitUsage, "", "exactly one of --input"},
 		{"forward missing input file", []string{"forward", "--model", "resnet_small", "--input", "/nonexistent.npy"}, exitUsage, "", "/nonexistent.npy"},
 		{"forward random", []string{"forward", "--model", "resnet_small", "--random", "1", "--out", out}, exitOK, "logits [1 5]", ""},
+		{"forward with weights", []string{"forward", "--model", "resnet_small", "--random", "1", "--weights", "/nonexistent.pth"}, exitUsage, "", "/nonexistent.pth"},
+		{"forward bad weights", []string{"forward", "--model", "resnet_small", "--random", "1", "--weights", "main.go"}, exitUsage, "", "main.go"},
 		{"transform missing image", []string{"transform", "--in", "/nonexistent.jpg", "--out", out + ".x.npy"}, exitUsage, "", "/nonexistent.jpg"},
 		{"transform bad pipeline", []string{"transform", "--pipeline", "test", "--in", "x", "--out", "y"}, exitUsage, "", `--pipeline "test"`},
 		{"summary missing data", []string{"summary", "--data_path", "/nonexistent"}, exitUsage, "", "/nonexistent"},
