@@ -36,10 +36,18 @@ parity: setup pyenv
 goldens: setup pyenv
 	DRGRADE_PARITY=update $(GO) test -count=1 -run Parity ./...
 
-# The main job on embedded defaults.
+# The main job on a synthetic data set, in under 10 minutes on 2 CPU cores: 1200 images of
+# 256 px (made once), ShuffleNetV2 x0.5 from scratch at 128 px for 10 epochs, the best epoch by
+# quadratic weighted kappa. One libtorch thread: with the loader worker on the other core, more
+# threads oversubscribe the CPU and run several times slower.
+DEMO_OUT ?= DRresults/demo
 demo: build
 	bin/drgrade version
-	bin/drgrade forward --model resnet_small --num_classes 5 --random 2
+	test -f $(DATA)/train.txt || bin/drgrade synth --out $(DATA) --n 1200 --size 256 --overwrite
+	bin/drgrade summary --data_path $(DATA) --num_classes 5
+	bin/drgrade train --data_path $(DATA) --num_classes 5 --model shufflenet_small --weights "" \
+		--epochs 10 --batch_size 32 --img_size 128 --lr 0.002 --best_metric kappa \
+		--threads 1 --num_workers 1 --output $(DEMO_OUT)
 
 bench: build pyenv
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

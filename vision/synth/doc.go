@@ -10,7 +10,8 @@
 //	1 Mild           a few microaneurysms / dot haemorrhages
 //	2 Moderate       more dots, hard exudates, a few blot haemorrhages
 //	3 Severe         many blot and flame haemorrhages, cotton-wool spots, exudates
-//	4 Proliferative  all of that plus tangles of new vessels near the disc (and elsewhere)
+//	4 Proliferative  all of that plus tangles of new vessels near the disc (and elsewhere),
+//	                 often a large pre-retinal haemorrhage
 //
 // Anatomy (geometry, colour, brightness, vessels), lesions and pixel noise come from three
 // separate random streams of one per-image seed, so Render(g, size, s) for g = 0..4 shows the

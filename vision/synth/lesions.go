@@ -28,14 +28,17 @@ type lesionPlan struct {
 }
 
 // plans mirrors the International Clinical DR scale: lesion kinds and counts rise with grade.
+// Counts and the sizes in addLesions sit at the generous end of real photographs (severe: blots
+// in every quadrant, the 4-2-1 rule) so that the grade stays visible after `make demo`'s
+// 128 px training crops (down to 8% of the area) and hue jitter.
 var plans = [NumGrades]lesionPlan{
 	{},
-	{dots: span{3, 8}},
-	{dots: span{10, 22}, blots: span{1, 4}, exudClusters: span{1, 3}, exudScattered: span{2, 8}},
-	{dots: span{18, 32}, blots: span{8, 16}, flames: span{2, 5}, exudClusters: span{2, 4},
-		exudScattered: span{4, 12}, cws: span{2, 5}},
-	{dots: span{20, 36}, blots: span{10, 20}, flames: span{2, 6}, exudClusters: span{3, 6},
-		exudScattered: span{4, 14}, cws: span{3, 6}, nve: span{0, 2}, preretinal: 0.3},
+	{dots: span{4, 10}},
+	{dots: span{12, 24}, blots: span{3, 7}, exudClusters: span{2, 4}, exudScattered: span{4, 10}},
+	{dots: span{20, 36}, blots: span{16, 28}, flames: span{3, 6}, exudClusters: span{2, 5},
+		exudScattered: span{6, 14}, cws: span{3, 6}},
+	{dots: span{20, 36}, blots: span{16, 28}, flames: span{3, 7}, exudClusters: span{3, 6},
+		exudScattered: span{6, 16}, cws: span{3, 7}, nve: span{1, 3}, preretinal: 0.5},
 }
 
 // retinaPoint draws a point uniformly inside maxD fundus radii, away from the optic disc.
@@ -58,16 +61,16 @@ func (s *scene) addLesions(grade int, r *rand.Rand) {
 	// Microaneurysms (smallest) and dot haemorrhages.
 	for k := p.dots.draw(r); k > 0; k-- {
 		x, y := s.retinaPoint(r, 0.88)
-		rad := R * uni(r, 0.007, 0.011)
-		if r.Float64() < 0.35 {
-			rad = R * uni(r, 0.012, 0.02)
+		rad := R * uni(r, 0.008, 0.012)
+		if r.Float64() < 0.5 {
+			rad = R * uni(r, 0.014, 0.024)
 		}
 		s.ellipse(s.haem, x, y, rad, rad*uni(r, 0.85, 1), 0, 0.8*unit, float32(uni(r, 0.8, 1)))
 	}
 	// Blot haemorrhages: irregular unions of ellipses.
 	for k := p.blots.draw(r); k > 0; k-- {
 		x, y := s.retinaPoint(r, 0.86)
-		rad := R * uni(r, 0.022, 0.045)
+		rad := R * uni(r, 0.03, 0.06)
 		st := float32(uni(r, 0.8, 1))
 		for j := 2 + r.IntN(4); j > 0; j-- {
 			ox, oy := rad*uni(r, -0.5, 0.5), rad*uni(r, -0.5, 0.5)
@@ -79,12 +82,12 @@ func (s *scene) addLesions(grade int, r *rand.Rand) {
 	for k := p.flames.draw(r); k > 0; k-- {
 		x, y := s.retinaPoint(r, 0.7)
 		ang := math.Atan2(y-s.ody, x-s.odx) + uni(r, -0.3, 0.3)
-		s.ellipse(s.haem, x, y, R*uni(r, 0.04, 0.07), R*uni(r, 0.01, 0.018), ang, 2*unit,
+		s.ellipse(s.haem, x, y, R*uni(r, 0.05, 0.09), R*uni(r, 0.014, 0.024), ang, 2*unit,
 			float32(uni(r, 0.7, 0.9)))
 	}
 	// Hard exudates: bright yellow specks, clustered (often around the macula) or scattered.
 	speck := func(x, y float64) {
-		rad := R * uni(r, 0.005, 0.014)
+		rad := R * uni(r, 0.008, 0.018)
 		s.ellipse(s.exud, x, y, rad, rad*uni(r, 0.6, 1), r.Float64()*math.Pi, 0.8*unit,
 			float32(uni(r, 0.75, 1)))
 	}
@@ -122,7 +125,7 @@ func (s *scene) addLesions(grade int, r *rand.Rand) {
 				break
 			}
 		}
-		sig := R * uni(r, 0.018, 0.032)
+		sig := R * uni(r, 0.025, 0.045)
 		for j := 2 + r.IntN(3); j > 0; j-- {
 			s.blob(s.cws, x+sig*uni(r, -0.8, 0.8), y+sig*uni(r, -0.8, 0.8),
 				sig*uni(r, 0.6, 1.2), sig*uni(r, 0.5, 1), r.Float64()*math.Pi, float32(uni(r, 0.75, 1)))
