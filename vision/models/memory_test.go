@@ -43,10 +43,11 @@ func TestNewCloseFreesMemory(t *testing.T) {
 		for i := 0; i < 8; i++ {
 			build()
 		}
-		// Eight leaked models would add ~680 MB; allow allocator slack of 64 MB.
+		// Eight leaked models would add ~680 MB. glibc keeps some freed memory for reuse (its
+		// mmap threshold adapts), measured at 7–89 MB here: allow 256 MB.
 		grew := rssNow(t) - before
 		t.Logf("RSS grew by %d MB over 8 New+Close of resnet_small", grew>>20)
-		if grew > 64<<20 {
+		if grew > 256<<20 {
 			t.Fatalf("RSS grew by %d MB over 8 New+Close of resnet_small: parameters are not freed", grew>>20)
 		}
 	})
