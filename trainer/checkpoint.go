@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
@@ -93,6 +94,38 @@ func saveLast(path string, model models.Model, opt *Adam, epoch int, best float6
 	return pth.Save(path, entries)
 }
 
+// CheckResume reads the --resume checkpoint at path and checks that it is a drgrade last.pth
+// of the same --model and number of classes as cfg, without touching any model: what loadLast
+// checks first, for Preflight.
+func CheckResume(path string, cfg Config) error {
+	_, _, err := readLast(path, cfg)
+	return err
+}
+
+// readLast loads a last.pth and its saved Config, and refuses a file that is not a drgrade
+// last.pth or was written for another --model or --num_classes.
+func readLast(path string, cfg Config) (*pth.StateDict, Config, error) {
+	var saved Config
+	if _, err := os.Stat(path); err != nil {
+		return nil, saved, fmt.Errorf("--resume %s: %w", path, pathErr(err))
+	}
+	src, err := pth.Load(path)
+	if err != nil {
+		return nil, saved, fmt.Errorf("--resume %w", err) // pth.Load's errors start with the path
+	}
+	if src.Get(ckFormatKey) == nil || src.Get(ckConfig) == nil {
+		return nil, saved, fmt.Errorf("--resume %s: not a drgrade last.pth (no %s); to start from weights use --weights", path, ckConfig)
+	}
+	if err := json.Unmarshal(src.Get(ckConfig).Data, &saved); err != nil {
+		return nil, saved, fmt.Errorf("--resume %s: reading its config: %w", path, err)
+	}
+	if saved.Model != cfg.Model || saved.NumClasses != cfg.NumClasses {
+		return nil, saved, fmt.Errorf("--resume %s: the checkpoint is of --model %s with %d classes, this run is --model %s with %d classes",
+			path, saved.Model, saved.NumClasses, cfg.Model, cfg.NumClasses)
+	}
+	return src, saved, nil
+}
+
 // resumeState is what a last.pth restores.
 type resumeState struct {
 	epoch int // last finished epoch
@@ -103,22 +136,11 @@ type resumeState struct {
 // loadLast restores model, optimiser and RNG from last.pth, after checking that it was
 // written for the same --model (and number of classes).
 func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeState, error) {
-	src, err := pth.Load(path)
+	src, saved, err := readLast(path, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("--resume %s: %w", path, err)
+		return nil, err
 	}
 	get := func(name string) *pth.Entry { return src.Get(name) }
-	if get(ckFormatKey) == nil || get(ckConfig) == nil {
-		return nil, fmt.Errorf("--resume %s: not a drgrade last.pth (no %s); to start from weights use --weights", path, ckConfig)
-	}
-	var saved Config
-	if err := json.Unmarshal(get(ckConfig).Data, &saved); err != nil {
-		return nil, fmt.Errorf("--resume %s: reading its config: %w", path, err)
-	}
-	if saved.Model != cfg.Model || saved.NumClasses != cfg.NumClasses {
-		return nil, fmt.Errorf("--resume %s: the checkpoint is of --model %s with %d classes, this run is --model %s with %d classes",
-			path, saved.Model, saved.NumClasses, cfg.Model, cfg.NumClasses)
-	}
 	sub := &pth.StateDict{Format: src.Format}
 	for _, e := range src.Entries {
 		if strings.HasPrefix(e.Name, ckModel) {

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/drgrade/drgrade/loss"
 	"math"
 	"strings"
 )
@@ -31,13 +32,15 @@ type Config struct {
 	ClassWeights  string  // --class_weights inverse | normalized | none
 	Sampler       string  // --sampler random | weighted
 	NumWorkers    int     // --num_workers (-1: the script's rule)
-	BestMetric    string  // --best_metric acc | kappa | macro_f1
+	BestMetric    string  // --best_metric acc | kappa | macro_f1 (or RegisterMetric's)
+	Loss          string  // --loss: a loss.Register name ("": cross_entropy, or focal with --use_focal_loss)
 	Resume        string  // --resume last.pth
 	Head          string  // --head slice | reset
 	AMPDType      string  // --amp_dtype bfloat16 | float16
 	Threads       int     // --threads (0: libtorch's default)
 	ImgSize       int     // --img_size (0: the model's input size); val resize keeps 256/224
 	SkipBadImages bool    // --skip_bad_images
+	CheckImages   bool    // --check_images (default true): Preflight decodes every image before the run
 	Quiet         bool    // no progress bars (also automatic when stdout is not a terminal)
 }
 
@@ -49,7 +52,7 @@ func DefaultConfig() Config {
 		Weights: "model_pth/resnet50-19c8e357.pth",
 		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
 		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
-		Head: "slice", AMPDType: "bfloat16",
+		Head: "slice", AMPDType: "bfloat16", CheckImages: true,
 	}
 }
 
@@ -85,8 +88,11 @@ func (c *Config) Validate() error {
 	}
 	oneOf("class_weights", c.ClassWeights, "inverse", "normalized", "none")
 	oneOf("sampler", c.Sampler, "random", "weighted")
-	oneOf("best_metric", c.BestMetric, "acc", "kappa", "macro_f1")
+	oneOf("best_metric", c.BestMetric, MetricNames()...) // acc, kappa, macro_f1 and RegisterMetric's
 	oneOf("head", c.Head, "slice", "reset")
+	if c.Loss != "" {
+		oneOf("loss", c.Loss, loss.Names()...)
+	}
 	oneOf("amp_dtype", c.AMPDType, "bfloat16", "float16")
 	if c.FocalAlpha != "auto" {
 		var a float64

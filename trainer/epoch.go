@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/torchext"
@@ -86,7 +87,7 @@ func forwardLoss(model models.Model, crit loss.Criterion, images, labels *ts.Ten
 // warmup step; returns (accumulated loss / steps, correct / samples). The caller runs it on a
 // goroutine locked to its OS thread.
 func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
-	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *progress, stop func() bool) (EpochResult, error) {
+	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool) (EpochResult, error) {
 	start := time.Now()
 	var res EpochResult
 	if err := sched.StartEpoch(epoch); err != nil {
@@ -199,7 +200,26 @@ type EvalResult struct {
 
 // Evaluate mirrors upstream evaluate (@torch.no_grad(), model.eval()): accuracy over the
 // loader plus every prediction and label. Grad mode is restored on return.
-func Evaluate(model models.Model, dl *loader.Loader, withProbs bool, bar *progress, stop func() bool) (EvalResult, error) {
+func Evaluate(model models.Model, dl *loader.Loader, withProbs bool, bar *Progress, stop func() bool) (EvalResult, error) {
+	return EvaluateWith(model, dl, EvalOptions{Probs: withProbs, Progress: bar, Stop: stop})
+}
+
+// EvalOptions configure EvaluateWith.
+type EvalOptions struct {
+	Probs bool // keep every sample's softmax in EvalResult.Probs
+	// TTA is the test-time augmentation: "" (none) or "hflip", which averages the softmax of
+	// each image and of its horizontal mirror and predicts the argmax of the average.
+	TTA      string
+	Progress *Progress   // nil draws nothing
+	Stop     func() bool // polled between batches; true ends with ErrInterrupted
+}
+
+// EvaluateWith is Evaluate with test-time augmentation and the options spelled out.
+func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalResult, error) {
+	withProbs, bar, stop := o.Probs, o.Progress, o.Stop
+	if o.TTA != "" && o.TTA != "hflip" {
+		return EvalResult{}, fmt.Errorf("test-time augmentation %q: want hflip or nothing", o.TTA)
+	}
 	start := time.Now()
 	var res EvalResult
 	defer torchext.NoGrad()()
@@ -231,25 +251,16 @@ func Evaluate(model models.Model, dl *loader.Loader, withProbs bool, bar *progre
 			return res, err
 		}
 		labels.MustDrop()
-		pred, err := model.ForwardT(images, false)
+		pred, err := evalForward(model, images, o.TTA)
 		images.MustDrop()
 		if err != nil {
 			return res, err
 		}
 		predClass, err := argmax1(pred)
 		if err == nil && withProbs {
-			var sm *ts.Tensor
-			if sm, err = pred.Softmax(1, pred.DType(), false); err == nil {
-				v := sm.Float64Values()
-				sm.MustDrop()
-				c := len(v) / n
-				for i := 0; i < n; i++ {
-					row := make([]float32, c)
-					for j := range row {
-						row[j] = float32(v[i*c+j])
-					}
-					res.Probs = append(res.Probs, row)
-				}
+			var probs [][]float32
+			if probs, err = softmaxRows(pred, o.TTA != ""); err == nil {
+				res.Probs = append(res.Probs, probs...)
 			}
 		}
 		pred.MustDrop()
@@ -278,3 +289,69 @@ func Evaluate(model models.Model, dl *loader.Loader, withProbs bool, bar *progre
 var ErrInterrupted = errors.New("interrupted")
 
 func py3(x float64) string { return fmt.Sprintf("%.3f", x) }
+
+// evalForward is model(images) in eval mode; with TTA "hflip" it returns instead the mean of
+// the softmax of images and of images.flip(3) (a new tensor the caller owns either way).
+func evalForward(model models.Model, images *ts.Tensor, tta string) (*ts.Tensor, error) {
+	logits, err := model.ForwardT(images, false)
+	if err != nil || tta == "" {
+		return logits, err
+	}
+	defer logits.MustDrop()
+	flipped, err := images.Flip([]int64{3}, false)
+	if err != nil {
+		return nil, err
+	}
+	logitsFlip, err := model.ForwardT(flipped, false)
+	flipped.MustDrop()
+	if err != nil {
+		return nil, err
+	}
+	defer logitsFlip.MustDrop()
+	p, err := logits.Softmax(1, gotch.Float, false)
+	if err != nil {
+		return nil, err
+	}
+	defer p.MustDrop()
+	q, err := logitsFlip.Softmax(1, gotch.Float, false)
+	if err != nil {
+		return nil, err
+	}
+	defer q.MustDrop()
+	sum, err := p.Add(q, false)
+	if err != nil {
+		return nil, err
+	}
+	defer sum.MustDrop()
+	return sum.DivScalar(ts.FloatScalar(2), false)
+}
+
+// softmaxRows pulls softmax(pred, dim=1) to Go, one row per sample; with isProb, pred already
+// holds probabilities (test-time augmentation averaged them).
+func softmaxRows(pred *ts.Tensor, isProb bool) ([][]float32, error) {
+	sm := pred
+	if !isProb {
+		var err error
+		if sm, err = pred.Softmax(1, gotch.Float, false); err != nil {
+			return nil, err
+		}
+		defer sm.MustDrop()
+	}
+	size, err := sm.Size()
+	if err != nil {
+		return nil, err
+	}
+	if len(size) != 2 {
+		return nil, fmt.Errorf("softmax of logits of shape %v: want [N, C]", size)
+	}
+	n, c := int(size[0]), int(size[1])
+	v := make([]float32, n*c)
+	if err := sm.CopyData(v, uint(n*c)); err != nil {
+		return nil, err
+	}
+	rows := make([][]float32, n)
+	for i := range rows {
+		rows[i] = v[i*c : (i+1)*c : (i+1)*c]
+	}
+	return rows, nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/drgrade/drgrade/trainer/metrics"
+	"github.com/drgrade/drgrade/trainer/plot"
 	"github.com/drgrade/drgrade/trainer/tblog"
 	"github.com/drgrade/drgrade/vision/dataset"
 )
@@ -35,20 +36,9 @@ type EpochRecord struct {
 	Skipped     int     `json:"skipped_images"`
 }
 
-// metric is the value --best_metric compares (kappa: NaN counts as -inf, never best).
-func (r EpochRecord) metric(name string) float64 {
-	v := r.ValAcc
-	switch name {
-	case "kappa":
-		v = r.Kappa
-	case "macro_f1":
-		v = r.MacroF1
-	}
-	if math.IsNaN(v) {
-		return math.Inf(-1)
-	}
-	return v
-}
+// metric is the value --best_metric compares (kappa: NaN counts as -inf, never best); the
+// names are those of the metric registry (RegisterMetric).
+func (r EpochRecord) metric(name string) float64 { return metricValue(r, name) }
 
 // MarshalJSON writes NaN (an undefined kappa) as null.
 func (r EpochRecord) MarshalJSON() ([]byte, error) {
@@ -84,10 +74,12 @@ func writeScalars(w *tblog.Writer, r EpochRecord, epoch int) error {
 // runLog writes the per-epoch text outputs: the console lines and tables, DDR.txt (appended,
 // as the script does), metrics.json and metrics.csv (rewritten atomically each epoch).
 type runLog struct {
-	dir     string
-	out     io.Writer
-	history []EpochRecord
-	best    *metrics.Report
+	dir        string
+	out        io.Writer
+	history    []EpochRecord
+	best       *metrics.Report
+	title      string // the plots' title: model and data set
+	bestMetric string // --best_metric, for the plots
 }
 
 // loadHistory keeps the records of epochs before startEpoch from an earlier metrics.json
@@ -161,6 +153,37 @@ func (l *runLog) writeMetrics() error {
 	return writeAtomic(filepath.Join(l.dir, "metrics.csv"), buf.Bytes())
 }
 
+// writePlots redraws curves.png from every epoch so far, and, when this epoch is the new best,
+// confusion_matrix.png from its report. A plot that cannot be written is a warning, not the
+// end of a day-long run.
+func (l *runLog) writePlots(newBest *metrics.Report) {
+	bestEpoch, bestValue := 0, math.Inf(-1) // the trainer's rule: the first strictly greater value
+	if l.bestMetric == "acc" {
+		bestValue = 0 // best_acc = 0.
+	}
+	pts := make([]plot.CurvePoint, len(l.history))
+	for i, r := range l.history {
+		if v := metricValue(r, l.bestMetric); v > bestValue {
+			bestEpoch, bestValue = r.Epoch, v
+		}
+		pts[i] = plot.CurvePoint{Epoch: r.Epoch, TrainLoss: r.TrainLoss, TrainAcc: r.TrainAcc, ValAcc: r.ValAcc,
+			Kappa: r.Kappa, MacroF1: r.MacroF1, LR: r.LR}
+	}
+	title := l.title
+	if bestEpoch > 0 {
+		title += fmt.Sprintf(" — best epoch %d (%s %.3f)", bestEpoch, l.bestMetric, bestValue)
+	}
+	if err := plot.Curves(filepath.Join(l.dir, "curves.png"), title, pts, bestEpoch); err != nil {
+		fmt.Fprintf(l.out, "WARNING: curves.png: %v\n", err)
+	}
+	if newBest != nil {
+		t := fmt.Sprintf("%s — best epoch %d: accuracy %.3f, kappa %s", l.title, bestEpoch, newBest.Accuracy, metrics.PyFixed3(newBest.QWK))
+		if err := plot.ConfusionMatrix(filepath.Join(l.dir, "confusion_matrix.png"), t, newBest.ConfusionMatrix, ClassNames(newBest.NumClasses)); err != nil {
+			fmt.Fprintf(l.out, "WARNING: confusion_matrix.png: %v\n", err)
+		}
+	}
+}
+
 // final prints the best epoch's confusion matrix once more at the end of the run.
 func (l *runLog) final() {
 	if l.best == nil {
@@ -188,6 +211,10 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
 		os.Remove(tmp.Name())
 		return err
 	}

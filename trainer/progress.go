@@ -10,10 +10,11 @@ import (
 	"golang.org/x/term"
 )
 
-// progress is the per-epoch bar (tqdm in the script). On a terminal it is a progressbar/v3
+// Progress is the per-epoch bar (tqdm in the script) that TrainOneEpoch and Evaluate draw; a
+// nil *Progress draws nothing. On a terminal it is a progressbar/v3
 // bar with the description, images/s and ETA; otherwise (a log file, CI) it prints one line
 // when the phase ends, so logs stay readable.
-type progress struct {
+type Progress struct {
 	out     io.Writer
 	bar     *progressbar.ProgressBar
 	desc    string
@@ -34,9 +35,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// newProgress starts a bar over total batches.
-func newProgress(out io.Writer, total int, quiet bool) *progress {
-	p := &progress{out: out, start: time.Now(), quiet: quiet || !isTerminal(out), total: total}
+// NewProgress starts a bar over total batches.
+func NewProgress(out io.Writer, total int, quiet bool) *Progress {
+	p := &Progress{out: out, start: time.Now(), quiet: quiet || !isTerminal(out), total: total}
 	p.lastLog = p.start
 	if !p.quiet {
 		p.bar = progressbar.NewOptions(total,
@@ -53,7 +54,7 @@ func newProgress(out io.Writer, total int, quiet bool) *progress {
 }
 
 // step advances by one batch of n images with the given description.
-func (p *progress) step(n int, desc string) {
+func (p *Progress) step(n int, desc string) {
 	if p == nil {
 		return
 	}
@@ -69,7 +70,7 @@ func (p *progress) step(n int, desc string) {
 	}
 }
 
-func (p *progress) rate() float64 {
+func (p *Progress) rate() float64 {
 	s := time.Since(p.start).Seconds()
 	if s <= 0 {
 		return 0
@@ -78,7 +79,7 @@ func (p *progress) rate() float64 {
 }
 
 // finish closes the bar, or prints the quiet summary line.
-func (p *progress) finish() {
+func (p *Progress) finish() {
 	if p == nil {
 		return
 	}

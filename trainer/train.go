@@ -67,32 +67,9 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	defer model.Close()
 	mcfg := model.Config()
 
-	var tbWriter *tblog.Writer
-	logPath := ""
-	if args.Tensorboard {
-		// The script deleted an existing log dir; drgrade gives each run its own subfolder.
-		logPath, err = newRunDir(filepath.Join(args.Output, "tensorboard", args.Model))
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(out, "Start Tensorboard with \"tensorboard --logdir=%s\"\n", logPath)
-		if tbWriter, err = tblog.NewWriter(logPath); err != nil {
-			return nil, err
-		}
-		defer tbWriter.Close()
-	}
-
 	// 数据增强 (data_transform): the script's pipelines at the model's input size.
-	imgSize := args.ImgSize
-	if imgSize == 0 {
-		imgSize = mcfg.InputSize
-	}
-	tcfg := transforms.DefaultConfig()
-	tcfg.CropSize = imgSize
-	tcfg.ResizeSize = int(math.Round(float64(imgSize) / mcfg.CropPct))
-	for i := 0; i < 3; i++ {
-		tcfg.Mean[i], tcfg.Std[i] = float32(mcfg.Mean[i]), float32(mcfg.Std[i])
-	}
+	tcfg := TransformConfig(mcfg, args.ImgSize)
+	imgSize := tcfg.CropSize
 	trainTransform, err := transforms.TrainPipeline(tcfg)
 	if err != nil {
 		return nil, err
@@ -212,8 +189,26 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 		fmt.Fprintf(out, "Resuming from %s after epoch %d (best %s %.4f)\n", args.Resume, startEpoch, args.BestMetric, bestAcc)
 	}
 
+	var tbWriter *tblog.Writer
+	logPath := ""
+	if args.Tensorboard {
+		// The script deleted an existing log dir; drgrade gives each run its own subfolder.
+		// Created here, after every input was read, so a bad input leaves no empty run behind
+		// (the script made its SummaryWriter before loading the data).
+		logPath, err = newRunDir(filepath.Join(args.Output, "tensorboard", args.Model))
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "Start Tensorboard with \"tensorboard --logdir=%s\"\n", logPath)
+		if tbWriter, err = tblog.NewWriter(logPath); err != nil {
+			return nil, err
+		}
+		defer tbWriter.Close()
+	}
+
 	res := &Result{SavePath: savePath, LogPath: logPath, BestValue: bestAcc}
-	logs := &runLog{dir: savePath, out: out}
+	logs := &runLog{dir: savePath, out: out, bestMetric: args.BestMetric,
+		title: fmt.Sprintf("%s on %s", args.Model, filepath.Base(filepath.Clean(args.DataPath)))}
 	if err := logs.loadHistory(startEpoch); err != nil {
 		return nil, err
 	}
@@ -232,7 +227,7 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	for epoch := startEpoch; epoch < args.Epochs; epoch++ {
 		epochStart := time.Now()
 		tr, err := trainOneEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
-			newProgress(out, trainLoader.Len(), args.Quiet), stop)
+			NewProgress(out, trainLoader.Len(), args.Quiet), stop)
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
@@ -246,7 +241,7 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 		if err := scheduler.EndEpoch(); err != nil {
 			return res, err
 		}
-		ev, err := Evaluate(model, valLoader, false, newProgress(out, valLoader.Len(), args.Quiet), stop)
+		ev, err := Evaluate(model, valLoader, false, NewProgress(out, valLoader.Len(), args.Quiet), stop)
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
@@ -279,6 +274,9 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 			}
 			fmt.Fprintf(out, "saved the best model so far (%s %.4f) to %s\n", args.BestMetric, v, filepath.Join(savePath, "DDR.pth"))
 			logs.best = &report
+			logs.writePlots(&report)
+		} else {
+			logs.writePlots(nil)
 		}
 		if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
 			return res, fmt.Errorf("saving %s: %w", lastPath, err)
@@ -306,21 +304,15 @@ func selectDevice(flag string) (string, string) {
 
 // newCriterion is the script's `FocalLoss()` or `CrossEntropyLoss(weight=class_weights)`.
 func newCriterion(args Config, counts []int, classWeights []float64) (loss.Criterion, error) {
-	if !args.UseFocalLoss {
-		return loss.NewCrossEntropy(classWeights)
+	name := loss.NameCrossEntropy
+	if args.UseFocalLoss {
+		name = loss.NameFocal
 	}
-	if args.FocalAlpha == "auto" {
-		w, err := loss.ClassWeights(counts, "normalized")
-		if err != nil {
-			return nil, err
-		}
-		return loss.NewFocalPerClass(w, args.FocalGamma)
+	if args.Loss != "" {
+		name = args.Loss
 	}
-	var a float64
-	if _, err := fmt.Sscanf(args.FocalAlpha, "%g", &a); err != nil {
-		return nil, fmt.Errorf("--focal_alpha %q: %w", args.FocalAlpha, err)
-	}
-	return loss.NewFocal(a, args.FocalGamma), nil
+	return loss.New(name, loss.Options{ClassCounts: counts, ClassWeights: classWeights,
+		FocalAlpha: args.FocalAlpha, FocalGamma: args.FocalGamma})
 }
 
 // newRunDir creates base/runN with the first unused N, so earlier runs are never touched.
@@ -338,4 +330,20 @@ func newRunDir(base string) (string, error) {
 			return "", fmt.Errorf("cannot create the TensorBoard folder: %w", err)
 		}
 	}
+}
+
+// TransformConfig is the script's data_transform for a model: crops of imgSize (0: the
+// model's input size), the val resize at imgSize/crop_pct (256 for 224), and the model's
+// Normalize constants.
+func TransformConfig(mcfg models.Config, imgSize int) transforms.Config {
+	if imgSize == 0 {
+		imgSize = mcfg.InputSize
+	}
+	tcfg := transforms.DefaultConfig()
+	tcfg.CropSize = imgSize
+	tcfg.ResizeSize = int(math.Round(float64(imgSize) / mcfg.CropPct))
+	for i := 0; i < 3; i++ {
+		tcfg.Mean[i], tcfg.Std[i] = float32(mcfg.Mean[i]), float32(mcfg.Std[i])
+	}
+	return tcfg
 }

@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if c.name != name {
 			continue
 		}
-		err := c.run(args[1:], stdout, stderr)
+		err := runRecovered(c, args[1:], stdout, stderr)
 		switch {
 		case err == nil:
 			return exitOK
@@ -143,7 +143,21 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// notYet is the answer of a subcommand whose issue has not landed.
-func notYet(name string) error {
-	return usagef("not yet available in this build (the %s subcommand lands with its issue)", name)
+// internalError is a panic turned into an error: a bug of drgrade's, not bad input (exit 1,
+// where an unrecovered panic would exit 2 like a usage error, with a stack trace).
+type internalError struct{ v any }
+
+func (e internalError) Error() string {
+	return fmt.Sprintf("internal error: %v (this is a bug in drgrade; please report it with the command line)", e.v)
+}
+
+// runRecovered runs a subcommand and turns a panic on its goroutine (or one re-raised from
+// the locked tensor goroutine) into an internalError.
+func runRecovered(c command, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = internalError{v}
+		}
+	}()
+	return c.run(args, stdout, stderr)
 }

@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -23,6 +25,8 @@ Differences from train_imbalance.py (its bugs, fixed visibly):
   the model is built once (the script built it twice); earlier TensorBoard runs are kept
   --device cpu|N: without CUDA, N falls back to the CPU with a message
   --use_amp on CPU uses bfloat16 autocast (the script ignored it without CUDA)
+  bad input (labels, images, --weights, --resume, --device, --output) stops the run with exit
+  status 2 before anything is written: every image is decoded once first (--check_images)
 `
 
 // runTrain is `drgrade train`: the script's command line, wired to trainer.Run.
@@ -48,13 +52,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.ClassWeights, "class_weights", cfg.ClassWeights, "cross-entropy class weights: inverse (the script's 1/count), normalized, none")
 	fs.StringVar(&cfg.Sampler, "sampler", cfg.Sampler, "random, or weighted (class-balanced sampling with replacement)")
 	fs.IntVar(&cfg.NumWorkers, "num_workers", cfg.NumWorkers, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
-	fs.StringVar(&cfg.BestMetric, "best_metric", cfg.BestMetric, "which validation metric picks DDR.pth: acc (the script's), kappa, macro_f1")
+	fs.StringVar(&cfg.BestMetric, "best_metric", cfg.BestMetric, "which validation metric picks DDR.pth: "+strings.Join(trainer.MetricNames(), ", ")+" (acc: the script's)")
+	fs.StringVar(&cfg.Loss, "loss", cfg.Loss, "criterion by name: "+strings.Join(loss.Names(), ", ")+` ("": cross_entropy, or focal with --use_focal_loss)`)
 	fs.StringVar(&cfg.Resume, "resume", cfg.Resume, "continue from a last.pth")
 	fs.StringVar(&cfg.Head, "head", cfg.Head, "a classifier bigger than num_classes in --weights: slice (the script's) or reset")
 	fs.StringVar(&cfg.AMPDType, "amp_dtype", cfg.AMPDType, "autocast dtype with --use_amp: bfloat16 or float16")
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "libtorch threads (0: libtorch's default)")
 	fs.IntVar(&cfg.ImgSize, "img_size", cfg.ImgSize, "train crop size (0: the model's, 224); val resize keeps the 256/224 ratio")
 	fs.BoolVar(&cfg.SkipBadImages, "skip_bad_images", cfg.SkipBadImages, "skip unreadable images (counted each epoch) instead of stopping")
+	fs.BoolVar(&cfg.CheckImages, "check_images", cfg.CheckImages, "decode every image once before training, so a bad one stops the run before anything is written")
 	fs.BoolVar(&cfg.Quiet, "quiet", cfg.Quiet, "no progress bars (automatic when stdout is not a terminal)")
 	usage := fs.Usage
 	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), trainNotes) }
@@ -74,6 +80,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if _, err := fmt.Sscanf(cfg.Device, "%d", new(int)); err != nil {
 			return usagef("--device %q: want cpu or a CUDA device number", cfg.Device)
 		}
+	}
+	// Everything about the input is checked before trainer.Run writes its first file.
+	if err := trainer.Preflight(cfg, stdout); err != nil {
+		if isInputError(err) {
+			return usageError{err}
+		}
+		return err
 	}
 
 	// SIGINT/SIGTERM: finish the current step, save last.pth, exit 130/143. A second
@@ -126,8 +139,11 @@ type exitError struct {
 func (e exitError) Error() string { return e.err.Error() }
 func (e exitError) Unwrap() error { return e.err }
 
-// isInputError reports errors caused by the user's files (data set problems): exit 2.
+// isInputError reports errors caused by the user's input (flags, data set, images, weights,
+// output folder): exit 2.
 func isInputError(err error) bool {
 	var de *dataset.Error
-	return errors.As(err, &de)
+	var ie *imageio.Error
+	var te *trainer.InputError
+	return errors.As(err, &de) || errors.As(err, &ie) || errors.As(err, &te)
 }

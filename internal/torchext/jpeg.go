@@ -69,6 +69,7 @@ type JPEGError struct {
 	Msg     string // libjpeg's last message, e.g. "Premature end of JPEG file"
 }
 
+// Error is libjpeg's message prefixed with "libjpeg-turbo: " ("libjpeg-turbo warning: " for a warning).
 func (e *JPEGError) Error() string {
 	if e.Warning {
 		return "libjpeg-turbo warning: " + e.Msg

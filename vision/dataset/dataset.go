@@ -38,11 +38,14 @@ const (
 	LabelRange                      // label outside [0, num_classes)
 	Duplicate                       // image listed twice
 	MissingImage                    // listed image not on disk
+	Unreadable                      // image that cannot be decoded (found by CheckImages)
+	TooSmall                        // image smaller than MinImageSide (found by CheckImages)
 )
 
 var kindNames = [...]string{"missing split part(s)", "empty label file", "malformed line(s)", "label(s) not an integer",
-	"label(s) out of range", "duplicate image(s)", "missing image(s)"}
+	"label(s) out of range", "duplicate image(s)", "missing image(s)", "unreadable image(s)", "image(s) too small"}
 
+// String names the kind as Error() counts it, e.g. "missing image(s)".
 func (k ProblemKind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -58,6 +61,7 @@ type Problem struct {
 	Msg  string
 }
 
+// String formats the problem as file:line: message (file: message for Line 0).
 func (p Problem) String() string {
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
@@ -66,13 +70,13 @@ func (p Problem) String() string {
 }
 
 // less orders problems for reading: whole-file problems first, then line problems by line,
-// then the (possibly many) missing images by line.
+// then the (possibly many) missing or bad images by line.
 func (p Problem) less(q Problem) bool {
 	rank := func(x Problem) int {
 		switch {
 		case x.Line == 0:
 			return 0
-		case x.Kind == MissingImage:
+		case x.Kind >= MissingImage:
 			return 2
 		}
 		return 1
@@ -93,13 +97,14 @@ type Error struct {
 // maxListed bounds how many problems of one kind Error() spells out; Problems keeps all.
 const maxListed = 100
 
+// Error counts the problems by kind and lists them, at most maxListed of each kind.
 func (e *Error) Error() string {
 	counts := map[ProblemKind]int{}
 	for _, p := range e.Problems {
 		counts[p.Kind]++
 	}
 	var parts []string
-	for k := MissingSplit; k <= MissingImage; k++ {
+	for k := MissingSplit; k <= TooSmall; k++ {
 		n := counts[k]
 		switch {
 		case n == 0:
@@ -131,6 +136,7 @@ type Dataset struct {
 	LabelFile   string   // data_path/<split>.txt
 	Names       []string // image names as listed
 	Paths       []string // Dir joined with each name (os.path.join semantics)
+	Lines       []int    // the label-file line of each image (1-based), for messages
 	Labels      []int
 	NumClasses  int   // the num_classes Load checked labels against
 	NumClass    int   // distinct labels present (DR_Grading_Dataset.num_class)
@@ -230,6 +236,7 @@ func Load(dataPath, split string, numClasses int) (*Dataset, error) {
 		}
 		d.Names = append(d.Names, en.Name)
 		d.Paths = append(d.Paths, path)
+		d.Lines = append(d.Lines, en.Line)
 		d.Labels = append(d.Labels, en.Label)
 		d.ClassCounts[en.Label]++
 	}

@@ -32,5 +32,9 @@
 //     count. Names are joined to the split directory like os.path.join (an absolute name is
 //     used as is).
 //
+// Load does not open the images. Dataset.CheckImages reads every one with a caller-given
+// decoder (the training command runs it before writing anything) and reports, by label-file
+// line, the unreadable ones and those smaller than MinImageSide.
+//
 // A Dataset is immutable after Load and safe to share between goroutines.
 package dataset

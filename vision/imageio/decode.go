@@ -52,6 +52,7 @@ type Error struct {
 	Detail string // what the decoder said, or a hint about the content
 }
 
+// Error names the file (when known), the format, what went wrong and the decoder's detail.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("imageio: ")

@@ -73,7 +73,7 @@ func LoadWeights(m Model, path, head string) (*LoadReport, error) {
 	}
 	src, err := pth.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("weights file %s: %w", path, err)
+		return nil, fmt.Errorf("weights file %w", err) // pth.Load's errors start with the path
 	}
 	r, err := LoadStateDict(m, src, head)
 	if err != nil {

@@ -3,7 +3,6 @@ package models
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
@@ -293,14 +292,7 @@ func TestViTTrainMemoryStable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: ViT-B/16 forward+backward passes")
 	}
-	if os.Getenv("DRGRADE_MEMTEST_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestViTTrainMemoryStable$", "-test.v", "-test.count=1", "-test.timeout=40m")
-		cmd.Env = append(os.Environ(), "DRGRADE_MEMTEST_CHILD=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536")
-		out, err := cmd.CombinedOutput()
-		t.Logf("child process:\n%s", out)
-		if err != nil {
-			t.Fatalf("child process: %v", err)
-		}
+	if inMemoryTestParent(t, "TestViTTrainMemoryStable") {
 		return
 	}
 	const warmup, passes, batch = 3, 50, 4 // the floor: 50 passes of vit_b_16 at batch 4

@@ -15,6 +15,11 @@
 // first when the height shrinks by more than twice as many pixels as the width; older Pillow
 // always ran the horizontal pass first, which can differ by 1 in some pixels.
 //
+// Extending: a custom step is any Transform; Func adapts a deterministic image function and
+// RandFunc a random one (which must draw only from the Rand it is given, so it stays
+// reproducible). Pipeline.Append adds steps before ToTensor + Normalize (docs/extending.md).
+// A custom step must not modify its input image, for the reason below.
+//
 // Ownership and threading: no function or transform modifies its input image; the functional
 // forms always allocate their result, while a Transform that leaves an image unchanged (a
 // RandomHorizontalFlip that does not flip) returns its input, as torchvision does. Images may

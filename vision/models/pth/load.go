@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"strings"
@@ -86,9 +87,14 @@ const protocolVersion = 1001
 const maxNesting = 2
 
 // Load reads a PyTorch checkpoint file (any of the three formats) and returns its state_dict.
+// Every error starts with path.
 func Load(path string) (*StateDict, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // "open p: ..." → "p: cannot read: ...", like the other errors
+			return nil, fmt.Errorf("%s: cannot read: %w", path, pe.Err)
+		}
 		return nil, err
 	}
 	sd, err := loadBytes(data)

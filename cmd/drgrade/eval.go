@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/drgrade/drgrade/trainer"
+	"github.com/drgrade/drgrade/vision/models"
+)
+
+// runEval is `drgrade eval`: score a checkpoint on a split with the trainer's val transforms,
+// evaluate() and metrics; tables or --json on stdout, files under --out.
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", "--model M --weights W.pth --data_path P [--split val|test|train] [--out DIR] [--json] [flags]", stdout, stderr)
+	var cfg trainer.EvalConfig
+	fs.StringVar(&cfg.Model, "model", "resnet", "model name: "+strings.Join(models.Names(), ", "))
+	fs.StringVar(&cfg.Weights, "weights", "", "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}")
+	fs.StringVar(&cfg.DataPath, "data_path", "data/DDR5", "data set folder with <split>/ and <split>.txt")
+	fs.StringVar(&cfg.Split, "split", "val", "the split to score: train, val or test")
+	fs.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
+	fs.IntVar(&cfg.BatchSize, "batch_size", 16, "batch size")
+	fs.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
+	fs.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: the model's, 224); the resize keeps the 256/224 ratio")
+	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
+	fs.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
+	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")
+	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
+	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
+	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv and confusion_matrix.png here")
+	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	log := stdout
+	if *asJSON {
+		log = stderr // stdout carries the JSON alone
+		cfg.Quiet = true
+	}
+	o, err := trainer.EvalCheckpoint(cfg, log, nil)
+	if err != nil {
+		if trainer.IsInputError(err) {
+			return usageError{err}
+		}
+		return err
+	}
+	for _, s := range o.Result.Skipped {
+		fmt.Fprintf(stderr, "skipped %s: %v\n", s.Path, s.Err)
+	}
+	if *outDir != "" {
+		if err := trainer.WriteEvalFiles(*outDir, o); err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(log, "wrote metrics.json, per_class.csv, predictions.csv and confusion_matrix.png to %s\n", *outDir)
+	}
+	if *asJSON {
+		type pred struct {
+			Image      string    `json:"image"`
+			Label      int       `json:"label"`
+			Prediction int       `json:"prediction"`
+			Probs      []float32 `json:"probabilities"`
+		}
+		preds := make([]pred, len(o.Result.Preds))
+		for i := range preds {
+			preds[i] = pred{o.Dataset.Names[o.Result.Index[i]], o.Result.Labels[i], o.Result.Preds[i], o.Result.Probs[i]}
+		}
+		b, err := json.MarshalIndent(struct {
+			Model       string `json:"model"`
+			Weights     string `json:"weights"`
+			Split       string `json:"split"`
+			TTA         string `json:"tta,omitempty"`
+			Skipped     int    `json:"skipped_images"`
+			Metrics     any    `json:"metrics"`
+			Predictions []pred `json:"predictions"`
+		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s (%s) on %s/%s: %d images\n", cfg.Model, o.Arch, cfg.DataPath, cfg.Split, o.Report.Samples)
+	trainer.PrintReport(stdout, o.Report)
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/drgrade/drgrade/trainer"
+	"github.com/drgrade/drgrade/vision/models"
+)
+
+// imageExts are the files a directory walk grades (explicit file arguments are always tried).
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
+
+// runPredict is `drgrade predict`: grade photographs with a checkpoint.
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fset := newFlags("predict", "--model M --weights W.pth [--tta hflip] [--json] IMG|DIR...", stdout, stderr)
+	var cfg trainer.PredictConfig
+	fset.StringVar(&cfg.Model, "model", "resnet", "model name: "+strings.Join(models.Names(), ", "))
+	fset.StringVar(&cfg.Weights, "weights", "", "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}")
+	fset.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
+	fset.IntVar(&cfg.BatchSize, "batch_size", 16, "batch size")
+	fset.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
+	fset.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: the model's, 224); the resize keeps the 256/224 ratio")
+	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
+	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
+	asJSON := fset.Bool("json", false, "print JSON instead of a table")
+	if err := parse(fset, args, stdout); err != nil {
+		return err
+	}
+	if fset.NArg() == 0 {
+		return usagef("give one or more images or folders to grade (see 'drgrade predict --help')")
+	}
+	paths, err := collectImages(fset.Args())
+	if err != nil {
+		return usageError{err}
+	}
+	if len(paths) == 0 {
+		return usagef("no images (%s) found in %s", extList(), strings.Join(fset.Args(), " "))
+	}
+	cfg.Quiet = *asJSON
+	preds, skipped, err := trainer.PredictFiles(cfg, paths, stderr)
+	if err != nil {
+		if trainer.IsInputError(err) {
+			return usageError{err}
+		}
+		return err
+	}
+	names := trainer.ClassNames(cfg.NumClasses)
+	if *asJSON {
+		type bad struct {
+			Image string `json:"image"`
+			Error string `json:"error"`
+		}
+		var bads []bad
+		for _, s := range skipped {
+			bads = append(bads, bad{s.Path, s.Err.Error()})
+		}
+		b, err := json.MarshalIndent(struct {
+			Model       string               `json:"model"`
+			Weights     string               `json:"weights"`
+			TTA         string               `json:"tta,omitempty"`
+			Classes     []string             `json:"classes"`
+			Predictions []trainer.Prediction `json:"predictions"`
+			Unreadable  []bad                `json:"unreadable,omitempty"`
+		}{cfg.Model, cfg.Weights, cfg.TTA, names, preds, bads}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, string(b))
+	} else if len(preds) > 0 {
+		t := tablewriter.NewWriter(stdout)
+		head := []any{"image", "grade", "name"}
+		for _, n := range names {
+			head = append(head, "p("+n+")")
+		}
+		t.Header(head...)
+		for _, p := range preds {
+			row := []any{p.Path, strconv.Itoa(p.Grade), p.Name}
+			for _, v := range p.Probs {
+				row = append(row, fmt.Sprintf("%.4f", v))
+			}
+			_ = t.Append(row...)
+		}
+		_ = t.Render()
+	}
+	if len(skipped) > 0 {
+		for _, s := range skipped {
+			fmt.Fprintf(stderr, "unreadable, skipped: %v\n", s.Err)
+		}
+		return usagef("%d of %d images could not be read (listed above); the others were graded", len(skipped), len(paths))
+	}
+	return nil
+}
+
+// collectImages expands the arguments: a file is taken as is, a directory is walked for image
+// files (sorted, hidden files skipped). A missing argument is an error naming it.
+func collectImages(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s: no such file or folder", a)
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(d.Name(), ".") && p != a {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading folder %s: %w", a, err)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func extList() string {
+	var e []string
+	for k := range imageExts {
+		e = append(e, k)
+	}
+	sort.Strings(e)
+	return strings.Join(e, " ")
+}

@@ -1,0 +1,185 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/loss"
+	"github.com/drgrade/drgrade/trainer/schedule"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
+)
+
+// This file is the surface for writing the script's epoch loop yourself, as
+// examples/train_ddr does: the pieces Run uses, exported, with the script's names.
+
+// RunLocked runs f on a new goroutine locked to its OS thread and waits for it (a panic in
+// f is re-raised here). libtorch keeps grad mode and autocast per OS thread, so build the
+// model and do every forward, backward, optimiser step and Evaluate of one loop inside f.
+func RunLocked(f func()) { locked.Run(f) }
+
+// ManualSeed mirrors torch.manual_seed(seed): it seeds libtorch's CPU generator, which
+// weight initialisation (models.New) and dropout draw from. Data order and augmentation are
+// seeded separately, by loader.Options.Seed.
+func ManualSeed(seed uint64) { torchext.ManualSeed(seed) }
+
+// SetNumThreads mirrors torch.set_num_threads(n) (--threads). Results are bit-for-bit
+// reproducible only for the same thread count.
+func SetNumThreads(n int) { torchext.SetNumThreads(n) }
+
+// NoGrad mirrors `with torch.no_grad():` on the calling thread: grad mode is off until the
+// returned function restores it (defer trainer.NoGrad()()). Evaluate does this itself.
+func NoGrad() (restore func()) { return torchext.NoGrad() }
+
+// SelectDevice is the script's torch.device(...) choice for --device ("cpu", or a CUDA id),
+// with drgrade's fallback: this build trains on the CPU, and note says why when the flag
+// asked for CUDA ("" otherwise).
+func SelectDevice(flag string) (device, note string) { return selectDevice(flag) }
+
+// NewAMP returns the autocast setting of --use_amp on the CPU: off when enabled is false,
+// otherwise autocast with dtype "bfloat16" (PyTorch's CPU default) or "float16".
+func NewAMP(enabled bool, dtype string) (AMP, error) {
+	if !enabled {
+		return AMP{}, nil
+	}
+	switch dtype {
+	case "bfloat16", "":
+		return AMP{Enabled: true, Device: torchext.CPU, DType: torchext.BFloat16}, nil
+	case "float16":
+		return AMP{Enabled: true, Device: torchext.CPU, DType: torchext.Half}, nil
+	}
+	return AMP{}, fmt.Errorf("--amp_dtype %q: want bfloat16 or float16", dtype)
+}
+
+// NewRunDir creates base/runN for the first unused N and returns it: the TensorBoard log
+// folder of one run. The script deleted an existing log folder (shutil.rmtree); drgrade
+// never destroys an earlier run.
+func NewRunDir(base string) (string, error) { return newRunDir(base) }
+
+// EpochArgs are train_one_epoch's keyword arguments.
+type EpochArgs struct {
+	Model      models.Model     // model=model (trained in place)
+	Optimizer  *Adam            // optimizer=optimizer
+	DataLoader *loader.Loader   // data_loader=train_loader
+	Epoch      int              // epoch=epoch, 0-based
+	LRMethod   *schedule.Script // lr_method=warmup, together with the script's cosine LambdaLR
+	Criterion  loss.Criterion   // criterion=criterion
+	AMP        AMP              // use_amp=args.use_amp (see NewAMP)
+	// Scaler is the GradScaler; nil means a disabled one (the script's on the CPU).
+	Scaler *GradScaler
+	// Progress draws the epoch's bar; nil draws nothing.
+	Progress *Progress
+	// Stop, when it returns true between steps, ends the epoch with ErrInterrupted.
+	Stop func() bool
+}
+
+// TrainOneEpoch mirrors upstream utils.train_engin.train_one_epoch, exactly as Run calls it:
+// model.train(); the epoch-0 warmup; for each batch forward (+ autocast), loss, backward,
+// optimiser step, zero_grad, the non-finite-loss check (ErrNonFiniteLoss) and the warmup
+// step. It returns mean_loss and train_acc (EpochResult.MeanLoss, Acc). Call it inside
+// RunLocked; the script's scheduler.step() afterwards is a.LRMethod.EndEpoch().
+func TrainOneEpoch(a EpochArgs) (EpochResult, error) {
+	var missing []string
+	for _, m := range []struct {
+		name string
+		nil  bool
+	}{{"Model", a.Model == nil}, {"Optimizer", a.Optimizer == nil}, {"DataLoader", a.DataLoader == nil},
+		{"LRMethod", a.LRMethod == nil}, {"Criterion", a.Criterion == nil}} {
+		if m.nil {
+			missing = append(missing, m.name)
+		}
+	}
+	if len(missing) > 0 {
+		return EpochResult{}, fmt.Errorf("TrainOneEpoch: %s not set", strings.Join(missing, ", "))
+	}
+	if a.Epoch < 0 {
+		return EpochResult{}, fmt.Errorf("TrainOneEpoch: epoch %d is negative", a.Epoch)
+	}
+	scaler := a.Scaler
+	if scaler == nil {
+		var err error
+		if scaler, err = NewGradScaler(false); err != nil {
+			return EpochResult{}, err
+		}
+	}
+	return trainOneEpoch(a.Model, a.Optimizer, a.DataLoader, a.Epoch, a.LRMethod, a.Criterion, scaler, a.AMP,
+		a.Progress, a.Stop)
+}
+
+// MetricFunc returns the value --best_metric maximises for one epoch: the epoch whose value
+// beats every earlier one is saved as DDR.pth. A NaN (an undefined kappa) never wins.
+type MetricFunc func(EpochRecord) float64
+
+var (
+	metricsMu sync.RWMutex
+	metricReg = map[string]MetricFunc{
+		"acc":      func(r EpochRecord) float64 { return r.ValAcc }, // the script's val_acc > best_acc
+		"kappa":    func(r EpochRecord) float64 { return r.Kappa },
+		"macro_f1": func(r EpochRecord) float64 { return r.MacroF1 },
+	}
+)
+
+// RegisterMetric adds a --best_metric choice under name (call it from an init function, before
+// Config.Validate and Run). A name already taken (acc, kappa and macro_f1 are built in), an
+// empty name or a nil f is an error.
+func RegisterMetric(name string, f MetricFunc) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("trainer: RegisterMetric with an empty name")
+	}
+	if f == nil {
+		return fmt.Errorf("trainer: RegisterMetric(%q) with a nil function", name)
+	}
+	metricsMu.Lock()
+	defer metricsMu.Unlock()
+	if _, dup := metricReg[name]; dup {
+		return fmt.Errorf("trainer: metric %q is already registered", name)
+	}
+	metricReg[name] = f
+	return nil
+}
+
+// LookupMetric returns the --best_metric function registered as name.
+func LookupMetric(name string) (MetricFunc, error) {
+	metricsMu.RLock()
+	f, ok := metricReg[name]
+	metricsMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown --best_metric %q; want one of %s", name, strings.Join(MetricNames(), ", "))
+	}
+	return f, nil
+}
+
+// MetricNames lists the --best_metric choices: the built-ins acc, kappa, macro_f1 first, then
+// registered ones, sorted.
+func MetricNames() []string {
+	metricsMu.RLock()
+	defer metricsMu.RUnlock()
+	out := []string{"acc", "kappa", "macro_f1"}
+	var extra []string
+	for n := range metricReg {
+		if n != "acc" && n != "kappa" && n != "macro_f1" {
+			extra = append(extra, n)
+		}
+	}
+	sort.Strings(extra)
+	return append(out, extra...)
+}
+
+// metricValue is the value --best_metric name compares for r: -Inf for NaN (never best) and
+// for an unregistered name (Config.Validate refuses those before a run starts).
+func metricValue(r EpochRecord, name string) float64 {
+	f, err := LookupMetric(name)
+	if err != nil {
+		return math.Inf(-1)
+	}
+	if v := f(r); !math.IsNaN(v) {
+		return v
+	}
+	return math.Inf(-1)
+}

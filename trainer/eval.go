@@ -1,0 +1,419 @@
+package trainer
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/trainer/metrics"
+	"github.com/drgrade/drgrade/trainer/plot"
+	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/models/pth"
+	"github.com/drgrade/drgrade/vision/transforms"
+)
+
+// InputError marks an error caused by the user's input (flags, data set, weights file), as
+// opposed to a failure while running: the command line exits with status 2 for these.
+type InputError struct{ Err error }
+
+// Error is the wrapped error's message, unchanged.
+func (e *InputError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error, for errors.Is and errors.As.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// IsInputError reports whether err is, or wraps, an *InputError or a data set problem.
+func IsInputError(err error) bool {
+	var ie *InputError
+	var de *dataset.Error
+	return errors.As(err, &ie) || errors.As(err, &de)
+}
+
+func inputErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &InputError{err}
+}
+
+// LoadCheckpoint loads the weights of a trained model for evaluation: drgrade's DDR.pth (a
+// state_dict), its last.pth (the model.* entries), or a PyTorch file — a torchvision
+// state_dict, a {'model': ...} / {'state_dict': ...} checkpoint, DataParallel's "module."
+// names. Unlike --weights for training, every tensor of the model must be in the file: a
+// checkpoint of another architecture is an error, not a silently half-random model. A larger
+// classifier is sliced to the model's rows, as the script does, and reported.
+func LoadCheckpoint(m models.Model, path string) (*models.LoadReport, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("weights file: '%s' does not exist or cannot be read", path)
+	}
+	src, err := pth.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("weights file %w", err) // pth.Load's errors start with the path
+	}
+	if src.Get(ckFormatKey) != nil { // drgrade's last.pth: keep the model's entries
+		sub := &pth.StateDict{Format: src.Format, NestedKey: "model."}
+		for _, e := range src.Entries {
+			if strings.HasPrefix(e.Name, ckModel) {
+				c := *e
+				c.Name = strings.TrimPrefix(e.Name, ckModel)
+				sub.Entries = append(sub.Entries, &c)
+			}
+		}
+		src = sub
+	}
+	r, err := models.LoadStateDict(m, src, models.HeadSlice)
+	if err != nil {
+		return nil, fmt.Errorf("weights file %s: %w", path, err)
+	}
+	r.File = path
+	if len(r.Missing) > 0 {
+		cfg := m.Config()
+		n := len(m.StateDict().Entries())
+		ex := r.Missing
+		if len(ex) > 3 {
+			ex = ex[:3]
+		}
+		return nil, fmt.Errorf("weights file %s: %d of the %d tensors of --model %s (%s) are not in it (e.g. %s): is it a checkpoint of another model?",
+			path, len(r.Missing), n, cfg.Name, cfg.Arch, strings.Join(ex, ", "))
+	}
+	return r, nil
+}
+
+// EvalConfig is what `drgrade eval` needs: a model, its checkpoint and a split to score.
+type EvalConfig struct {
+	Model      string // --model
+	Weights    string // --weights: see LoadCheckpoint
+	DataPath   string // --data_path
+	Split      string // train, val (default) or test
+	NumClasses int    // --num_classes
+	BatchSize  int    // --batch_size
+	NumWorkers int    // --num_workers; < 0: the script's default
+	ImgSize    int    // --img_size; 0: the model's input size
+	Threads    int    // --threads; 0: libtorch's default
+	TTA        string // --tta: "" or "hflip"
+	SkipBad    bool   // --skip_bad_images
+	Quiet      bool   // no progress bar
+}
+
+// EvalOutput is one scored split.
+type EvalOutput struct {
+	Config  EvalConfig
+	Arch    string // the torchvision architecture behind Config.Model
+	Dataset *dataset.Dataset
+	Load    *models.LoadReport
+	Result  EvalResult // predictions, labels and softmax, in loader order; Index maps to Dataset
+	Report  metrics.Report
+}
+
+// EvalCheckpoint scores a checkpoint on a split with the script's val transforms and
+// evaluate(), then the trainer's metrics. It runs the tensor work on a locked OS thread.
+func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutput, error) {
+	if cfg.Split == "" {
+		cfg.Split = "val"
+	}
+	if cfg.BatchSize < 1 {
+		return nil, inputErr(fmt.Errorf("--batch_size must be at least 1, got %d", cfg.BatchSize))
+	}
+	if cfg.NumClasses < 2 {
+		return nil, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", cfg.NumClasses))
+	}
+	if cfg.TTA != "" && cfg.TTA != "hflip" {
+		return nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
+	}
+	mcfg, err := models.Lookup(cfg.Model)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	if cfg.Weights == "" {
+		return nil, inputErr(errors.New("--weights is required: the checkpoint to evaluate"))
+	}
+	if _, err := os.Stat(cfg.Weights); err != nil {
+		return nil, inputErr(fmt.Errorf("weights file: '%s' does not exist or cannot be read", cfg.Weights))
+	}
+	ds, err := dataset.Load(cfg.DataPath, cfg.Split, cfg.NumClasses)
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	fmt.Fprintln(out, ds.FoundMessage())
+	tcfg := TransformConfig(mcfg, cfg.ImgSize)
+	pipe, err := transforms.ValPipeline(tcfg)
+	if err != nil {
+		return nil, err
+	}
+	nw := loader.DefaultWorkers(cfg.BatchSize)
+	if cfg.NumWorkers >= 0 {
+		nw = cfg.NumWorkers
+	}
+	dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: cfg.BatchSize, Workers: nw, SkipBad: cfg.SkipBad})
+	if err != nil {
+		return nil, err
+	}
+	o := &EvalOutput{Config: cfg, Arch: mcfg.Arch, Dataset: ds}
+	locked.Run(func() {
+		err = func() error {
+			if cfg.Threads > 0 {
+				torchext.SetNumThreads(cfg.Threads)
+			}
+			m, err := models.New(cfg.Model, cfg.NumClasses)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if o.Load, err = LoadCheckpoint(m, cfg.Weights); err != nil {
+				return inputErr(err)
+			}
+			fmt.Fprintln(out, o.Load)
+			o.Result, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA,
+				Progress: NewProgress(out, dl.Len(), cfg.Quiet), Stop: stop})
+			return err
+		}()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Report, err = metrics.Evaluate(o.Result.Labels, o.Result.Preds, cfg.NumClasses); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// PrintReport prints an evaluation the way the trainer logs an epoch: the headline metrics,
+// the per-class table and the confusion matrix.
+func PrintReport(w io.Writer, r metrics.Report) {
+	fmt.Fprintf(w, "accuracy %.4f  balanced accuracy %.4f  quadratic weighted kappa %s\n",
+		r.Accuracy, r.BalancedAccuracy, fmtNaN(r.QWK))
+	fmt.Fprintf(w, "weighted precision %.4f  recall %.4f  F1 %.4f   macro precision %.4f  recall %.4f  F1 %.4f\n",
+		r.Weighted.Precision, r.Weighted.Recall, r.Weighted.F1,
+		r.MacroAllLabels.Precision, r.MacroAllLabels.Recall, r.MacroAllLabels.F1)
+	printTables(w, r)
+}
+
+func fmtNaN(x float64) string {
+	if x != x {
+		return "undefined"
+	}
+	return fmt.Sprintf("%.4f", x)
+}
+
+// ClassNames are the grade names of classes 0..n-1 (No DR ... Proliferative, Ungradable).
+func ClassNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = dataset.GradeName(i)
+	}
+	return names
+}
+
+// WriteEvalFiles writes an evaluation's files into dir (created if needed), each atomically:
+// metrics.json (the report), per_class.csv, predictions.csv (image, label, prediction and
+// each class's probability, in data set order) and confusion_matrix.png.
+func WriteEvalFiles(dir string, o *EvalOutput) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output folder %s: %w", dir, err)
+	}
+	names := ClassNames(o.Config.NumClasses)
+	js, err := json.MarshalIndent(struct {
+		Model   string         `json:"model"`
+		Arch    string         `json:"arch"`
+		Weights string         `json:"weights"`
+		Data    string         `json:"data_path"`
+		Split   string         `json:"split"`
+		TTA     string         `json:"tta,omitempty"`
+		Skipped int            `json:"skipped_images"`
+		Report  metrics.Report `json:"metrics"`
+	}{o.Config.Model, o.Arch, o.Config.Weights, o.Config.DataPath, o.Config.Split, o.Config.TTA,
+		len(o.Result.Skipped), o.Report}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "metrics.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "per_class.csv"), PerClassCSV(o.Report, names)); err != nil {
+		return err
+	}
+	pred, err := PredictionsCSV(o, names)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "predictions.csv"), pred); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s on %s/%s — accuracy %.3f, kappa %s", o.Config.Model, filepath.Base(filepath.Clean(o.Config.DataPath)),
+		o.Config.Split, o.Report.Accuracy, fmtNaN(o.Report.QWK))
+	return plot.ConfusionMatrix(filepath.Join(dir, "confusion_matrix.png"), title, o.Report.ConfusionMatrix, names)
+}
+
+// PerClassCSV is the per-class table as CSV: grade, name, precision, recall, f1, support.
+func PerClassCSV(r metrics.Report, names []string) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"grade", "name", "precision", "recall", "f1", "support"})
+	for c, s := range r.PerClass {
+		_ = w.Write([]string{strconv.Itoa(c), names[c], f6(s.Precision), f6(s.Recall), f6(s.F1), strconv.Itoa(s.Support)})
+	}
+	for _, avg := range []struct {
+		name string
+		a    metrics.Averages
+	}{{"weighted", r.Weighted}, {"macro", r.MacroAllLabels}} {
+		_ = w.Write([]string{"", avg.name, f6(avg.a.Precision), f6(avg.a.Recall), f6(avg.a.F1), strconv.Itoa(r.Samples)})
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+// PredictionsCSV lists every scored image in data set order: image, label, prediction,
+// their grade names, and prob_0..prob_{C-1} (softmax, averaged over TTA views).
+func PredictionsCSV(o *EvalOutput, names []string) ([]byte, error) {
+	res := o.Result
+	if len(res.Probs) != len(res.Preds) || len(res.Index) != len(res.Preds) {
+		return nil, fmt.Errorf("predictions: %d predictions, %d probability rows, %d indices", len(res.Preds), len(res.Probs), len(res.Index))
+	}
+	order := make([]int, len(res.Preds)) // positions sorted by data set index
+	for i := range order {
+		order[i] = i
+	}
+	sortByIndex(order, res.Index)
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	head := []string{"image", "label", "prediction", "label_name", "prediction_name"}
+	for c := range names {
+		head = append(head, "prob_"+strconv.Itoa(c))
+	}
+	_ = w.Write(head)
+	for _, i := range order {
+		row := []string{o.Dataset.Names[res.Index[i]], strconv.Itoa(res.Labels[i]), strconv.Itoa(res.Preds[i]),
+			names[res.Labels[i]], names[res.Preds[i]]}
+		for _, p := range res.Probs[i] {
+			row = append(row, strconv.FormatFloat(float64(p), 'g', 8, 32))
+		}
+		_ = w.Write(row)
+	}
+	w.Flush()
+	return b.Bytes(), w.Error()
+}
+
+func f6(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+
+// sortByIndex sorts positions by their data set index (insertion sort is enough: the loader
+// already delivers in order unless images were skipped).
+func sortByIndex(pos, index []int) {
+	for i := 1; i < len(pos); i++ {
+		for j := i; j > 0 && index[pos[j]] < index[pos[j-1]]; j-- {
+			pos[j], pos[j-1] = pos[j-1], pos[j]
+		}
+	}
+}
+
+// PredictConfig is what `drgrade predict` needs.
+type PredictConfig struct {
+	Model      string
+	Weights    string
+	NumClasses int
+	BatchSize  int
+	NumWorkers int // < 0: the script's default
+	ImgSize    int // 0: the model's input size
+	Threads    int
+	TTA        string // "" or "hflip"
+	Quiet      bool
+}
+
+// Prediction is one graded image.
+type Prediction struct {
+	Path  string    `json:"image"`
+	Grade int       `json:"grade"`
+	Name  string    `json:"grade_name"`
+	Probs []float32 `json:"probabilities"`
+}
+
+// PredictFiles grades images with a checkpoint through the val transforms. Files that cannot
+// be decoded are returned in skipped (with why), not as an error: the caller reports them.
+func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Prediction, skipped []loader.Skipped, err error) {
+	if len(paths) == 0 {
+		return nil, nil, inputErr(errors.New("no images to grade"))
+	}
+	if cfg.BatchSize < 1 {
+		return nil, nil, inputErr(fmt.Errorf("--batch_size must be at least 1, got %d", cfg.BatchSize))
+	}
+	if cfg.NumClasses < 2 {
+		return nil, nil, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", cfg.NumClasses))
+	}
+	if cfg.TTA != "" && cfg.TTA != "hflip" {
+		return nil, nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
+	}
+	mcfg, err := models.Lookup(cfg.Model)
+	if err != nil {
+		return nil, nil, inputErr(err)
+	}
+	if cfg.Weights == "" {
+		return nil, nil, inputErr(errors.New("--weights is required: the checkpoint to grade with"))
+	}
+	if _, err := os.Stat(cfg.Weights); err != nil {
+		return nil, nil, inputErr(fmt.Errorf("weights file: '%s' does not exist or cannot be read", cfg.Weights))
+	}
+	// The images as an unlabelled split: the loader's decode, transforms and batching.
+	ds := &dataset.Dataset{Split: "predict", Names: paths, Paths: paths, Labels: make([]int, len(paths)),
+		NumClasses: cfg.NumClasses, ClassCounts: make([]int, cfg.NumClasses)}
+	ds.ClassCounts[0] = len(paths)
+	tcfg := TransformConfig(mcfg, cfg.ImgSize)
+	pipe, err := transforms.ValPipeline(tcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	nw := loader.DefaultWorkers(cfg.BatchSize)
+	if cfg.NumWorkers >= 0 {
+		nw = cfg.NumWorkers
+	}
+	dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: cfg.BatchSize, Workers: nw, SkipBad: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	var res EvalResult
+	locked.Run(func() {
+		err = func() error {
+			if cfg.Threads > 0 {
+				torchext.SetNumThreads(cfg.Threads)
+			}
+			m, err := models.New(cfg.Model, cfg.NumClasses)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			r, err := LoadCheckpoint(m, cfg.Weights)
+			if err != nil {
+				return inputErr(err)
+			}
+			if !cfg.Quiet {
+				fmt.Fprintln(out, r)
+			}
+			res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA})
+			return err
+		}()
+	})
+	if len(res.Skipped) == len(paths) {
+		err = nil // every image unreadable: reported through skipped
+	}
+	if err != nil {
+		return nil, res.Skipped, err
+	}
+	order := make([]int, len(res.Preds))
+	for i := range order {
+		order[i] = i
+	}
+	sortByIndex(order, res.Index)
+	for _, i := range order {
+		preds = append(preds, Prediction{Path: paths[res.Index[i]], Grade: res.Preds[i], Name: dataset.GradeName(res.Preds[i]), Probs: res.Probs[i]})
+	}
+	return preds, res.Skipped, nil
+}
