@@ -33,18 +33,28 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
-	if err := parse(fset, args, stdout); err != nil {
-		return err
+	// Flags may come before, between or after the images (Go's flag package stops at the
+	// first non-flag argument: parse again after each one).
+	var inputs []string
+	for {
+		if err := parse(fset, args, stdout); err != nil {
+			return err
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		inputs = append(inputs, fset.Arg(0))
+		args = fset.Args()[1:]
 	}
-	if fset.NArg() == 0 {
+	if len(inputs) == 0 {
 		return usagef("give one or more images or folders to grade (see 'drgrade predict --help')")
 	}
-	paths, err := collectImages(fset.Args())
+	paths, err := collectImages(inputs)
 	if err != nil {
 		return usageError{err}
 	}
 	if len(paths) == 0 {
-		return usagef("no images (%s) found in %s", extList(), strings.Join(fset.Args(), " "))
+		return usagef("no images (%s) found in %s", extList(), strings.Join(inputs, " "))
 	}
 	cfg.Quiet = *asJSON
 	preds, skipped, err := trainer.PredictFiles(cfg, paths, stderr)
@@ -80,7 +90,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		t := tablewriter.NewWriter(stdout)
 		head := []any{"image", "grade", "name"}
 		for _, n := range names {
-			head = append(head, "p("+n+")")
+			head = append(head, n) // softmax probability of each grade
 		}
 		t.Header(head...)
 		for _, p := range preds {
