@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +38,7 @@ type Config struct {
 type Constructor func(numClasses int) (Model, error)
 
 type registration struct {
+	zoo  bool // registered by this package's own init (the researcher's zoo), not by a user
 	ctor Constructor
 	cfg  Config
 }
@@ -69,7 +72,29 @@ func Register(name string, ctor Constructor, cfg Config) {
 	if cfg.Mean == ([3]float64{}) {
 		cfg.Mean, cfg.Std = ImageNetMean, ImageNetStd
 	}
-	registry[name] = registration{ctor, cfg}
+	_, file, _, _ := runtime.Caller(1)
+	registry[name] = registration{zoo: filepath.Dir(file) == registryDir && !strings.HasSuffix(file, "_test.go"), ctor: ctor, cfg: cfg}
+}
+
+// registryDir is this package's source folder: Register calls from files in it are the zoo's.
+var registryDir = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}()
+
+// zooNames lists the models this package registers itself (tests check each against PyTorch;
+// models a user registers are theirs to test).
+func zooNames() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var out []string
+	for n, r := range registry {
+		if r.zoo {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Names lists the registered model names, sorted.

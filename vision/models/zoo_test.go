@@ -80,7 +80,7 @@ func TestEveryModelHasGoldenKeys(t *testing.T) {
 			covered[n] = true
 		}
 	}
-	for _, n := range Names() {
+	for _, n := range zooNames() {
 		if !covered[n] {
 			t.Errorf("model %q has no golden key list in testdata/keys/", n)
 		}
