@@ -48,6 +48,8 @@ demo: build
 	bin/drgrade train --data_path $(DATA) --num_classes 5 --model shufflenet_small --weights "" \
 		--epochs 10 --batch_size 32 --img_size 128 --lr 0.002 --best_metric kappa \
 		--threads 1 --num_workers 1 --output $(DEMO_OUT)
+	bin/drgrade eval --data_path $(DATA) --num_classes 5 --model shufflenet_small --img_size 128 \
+		--weights $(DEMO_OUT)/weights/shufflenet_small/DDR.pth --threads 1 --num_workers 1 --out $(DEMO_OUT)/eval
 
 bench: build pyenv
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
