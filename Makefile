@@ -23,6 +23,7 @@ build: setup
 test: setup
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -race ./vision/loader/ ./trainer/metrics/ ./trainer/tblog/ ./vision/dataset/ ./trainer/plot/
 
 # The PyTorch oracle: a venv with torch 2.1.0, torchvision 0.16.0, ... (python/requirements.txt).
 pyenv:

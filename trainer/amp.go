@@ -1,6 +1,8 @@
 package trainer
 
 import (
+	"math"
+
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
@@ -81,7 +83,11 @@ func (g *GradScaler) Step(opt *Adam) (bool, error) {
 	if err := g.Unscale(opt); err != nil {
 		return false, err
 	}
-	if g.foundInf.Float64Values()[0] != 0 {
+	inf, err := g.foundInf.Float64Value([]int64{0}) // Float64Values would leak a copy
+	if err != nil {
+		return false, err
+	}
+	if inf != 0 {
 		return false, nil
 	}
 	return true, opt.Step()
@@ -101,7 +107,11 @@ func (g *GradScaler) ScaleValue() float64 {
 	if !g.Enabled {
 		return 1
 	}
-	return g.scale.Float64Values()[0]
+	v, err := g.scale.Float64Value([]int64{0})
+	if err != nil {
+		return math.NaN()
+	}
+	return v
 }
 
 // Close frees the scaler's tensors.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sugarme/gotch/ts"
@@ -242,4 +243,35 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 	}
 	a.StepCount = step
 	return nil
+}
+
+// staleTempPatterns are the temporary files of the weights folder's atomic writes: pth.Save
+// for DDR.pth and last.pth, writeAtomic for metrics.json and metrics.csv (".<name>.tmp<random>"),
+// and the plot package's for the figures (".<name>.tmp-<random>").
+var staleTempPatterns = []string{".DDR.pth.tmp*", ".last.pth.tmp*", ".metrics.json.tmp*", ".metrics.csv.tmp*",
+	".curves.png.tmp-*", ".confusion_matrix.png.tmp-*"}
+
+// removeStaleTemps deletes the temporary files that an earlier run killed in the middle of a
+// write (kill -9, power loss) left in the weights folder dir, and returns their paths. Only
+// names of drgrade's own making are touched; they are hidden and never a complete file. Call
+// it at the start of a run, before any write: a run still writing into the same folder would
+// lose its temporary file.
+func removeStaleTemps(dir string) ([]string, error) {
+	var removed []string
+	for _, p := range staleTempPatterns {
+		matches, err := filepath.Glob(filepath.Join(dir, p))
+		if err != nil {
+			return removed, err
+		}
+		for _, m := range matches {
+			if fi, err := os.Lstat(m); err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			if err := os.Remove(m); err != nil && !os.IsNotExist(err) {
+				return removed, err
+			}
+			removed = append(removed, m)
+		}
+	}
+	return removed, nil
 }

@@ -142,7 +142,12 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 					accuNum++
 				}
 			}
-			lv := l.Float64Values()[0]
+			// Float64Value reads the scalar in place; gotch's Float64Values leaks a Double copy
+			// (its MustDrop is commented out), freed only by a finalizer.
+			lv, err := l.Float64Value([]int64{})
+			if err != nil {
+				return err
+			}
 			accuLoss += float32(lv)
 			scaled, err := scaler.Scale(l)
 			if err != nil {

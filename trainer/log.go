@@ -101,6 +101,29 @@ func (l *runLog) loadHistory(startEpoch int) error {
 			l.history = append(l.history, r)
 		}
 	}
+	return l.truncateLog(startEpoch)
+}
+
+// truncateLog drops DDR.txt's lines of epochs after startEpoch: a run killed after appending
+// an epoch's lines but before its last.pth was written repeats that epoch on --resume, and
+// the file must then hold its lines once.
+func (l *runLog) truncateLog(startEpoch int) error {
+	path := filepath.Join(l.dir, "DDR.txt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil // nothing to keep
+	}
+	marker := []byte(fmt.Sprintf("[epoch %d]", startEpoch+1))
+	for off := 0; off < len(b); {
+		if bytes.HasPrefix(b[off:], marker) {
+			return writeAtomic(path, b[:off])
+		}
+		nl := bytes.IndexByte(b[off:], '\n')
+		if nl < 0 {
+			break
+		}
+		off += nl + 1
+	}
 	return nil
 }
 

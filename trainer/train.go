@@ -154,6 +154,12 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	if err := os.MkdirAll(savePath, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the output folder: %w", err)
 	}
+	// Temporary files of a run killed in the middle of a write (kill -9, power loss).
+	if stale, err := removeStaleTemps(savePath); err != nil {
+		return nil, fmt.Errorf("removing temporary files in %s: %w", savePath, err)
+	} else if len(stale) > 0 {
+		fmt.Fprintf(out, "removed %d temporary file(s) of an interrupted run from %s\n", len(stale), savePath)
+	}
 
 	amp := AMP{}
 	if args.UseAMP {
@@ -214,13 +220,18 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	}
 	lastPath := filepath.Join(savePath, "last.pth")
 	interrupted := func(epoch int) error {
-		// Save what the finished epochs earned, then tell the user how to continue.
-		if epoch > startEpoch {
-			if err := saveLast(lastPath, model, optimizer, epoch-1, bestAcc, args); err != nil {
-				return fmt.Errorf("interrupted, and saving %s failed: %w", lastPath, err)
-			}
+		// The model and optimiser are part-way through this epoch, which is abandoned: the
+		// last.pth written (atomically) at the end of the previous epoch is the state to
+		// continue from, so nothing is saved here.
+		resume := lastPath
+		if epoch == startEpoch {
+			resume = args.Resume
 		}
-		fmt.Fprintf(out, "\nInterrupted. Resume with: drgrade train %s --resume %s\n", "<the same flags>", lastPath)
+		if resume == "" {
+			fmt.Fprintln(out, "\nInterrupted during the first epoch: nothing to resume from.")
+			return ErrInterrupted
+		}
+		fmt.Fprintf(out, "\nInterrupted. Resume with: drgrade train %s --resume %s\n", "<the same flags>", resume)
 		return ErrInterrupted
 	}
 
@@ -279,7 +290,7 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 			logs.writePlots(nil)
 		}
 		if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
-			return res, fmt.Errorf("saving %s: %w", lastPath, err)
+			return res, fmt.Errorf("saving the last checkpoint: %w", err)
 		}
 		if stop != nil && stop() && epoch+1 < args.Epochs {
 			fmt.Fprintf(out, "\nInterrupted after epoch %d. Resume with: drgrade train <the same flags> --resume %s\n", epoch+1, lastPath)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // FileVersion is the file_version of the first event, as tensorboard's EventFileWriter writes.
@@ -98,6 +99,11 @@ func (w *Writer) AddScalarAt(tag string, value float64, step int64, wall time.Ti
 	defer w.mu.Unlock()
 	if w.closed {
 		return errClosed
+	}
+	// A protobuf string must be UTF-8: Python's str cannot hold anything else, and
+	// TensorBoard's reader (and ReadEvents) would reject the whole file at this record.
+	if !utf8.ValidString(tag) {
+		return fmt.Errorf("tblog: tag %q is not valid UTF-8", tag)
 	}
 	return w.writeRecord(encodeScalarEvent(wallTime(wall), step, tag, toFloat32(value)))
 }

@@ -61,6 +61,16 @@ func TestLoadGood(t *testing.T) {
 			wantCounts: []int{1, 1, 1, 0, 0}, wantNum: 3,
 		},
 		{
+			// Found by FuzzParseLabels: a BOM inside the file (two files joined with cat).
+			name: "byte-order marks at the start of later lines",
+			files: map[string]string{
+				"train.txt":   "a.jpg 0\n\ufeffb.jpg 1\n \ufeff\ufeff c.jpg 1\n\ufeff \ufeff d.jpg 0\n",
+				"train/a.jpg": "", "train/b.jpg": "", "train/c.jpg": "", "train/d.jpg": "",
+			},
+			numClasses: 2, wantNames: []string{"a.jpg", "b.jpg", "c.jpg", "d.jpg"}, wantLabels: []int{0, 1, 1, 0},
+			wantCounts: []int{2, 2}, wantNum: 2,
+		},
+		{
 			name: "old Mac line ends and a blank line in the middle",
 			files: map[string]string{
 				"train.txt":   "a.jpg 1\r\rb.jpg 1\r",

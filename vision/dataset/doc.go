@@ -12,8 +12,10 @@
 // with file:line, instead of crashing on the first one.
 //
 // Label-file rules (a superset of what the original accepts; deviations are marked):
-//   - UTF-8 text; a leading byte-order mark is ignored (the original would make it part of
-//     the first image name); lines end in \n, \r\n or \r (Python's universal newlines).
+//   - UTF-8 text; byte-order marks are ignored at the start of the file (the original would
+//     make one part of the first image name) and among the leading spaces of any line (files
+//     joined with `cat` leave them there), so no image name starts with U+FEFF; lines end in
+//     \n, \r\n or \r (Python's universal newlines).
 //   - Leading/trailing whitespace is stripped (Python's str.strip). Blank lines are skipped
 //     anywhere (the original crashes on them, e.g. on a trailing empty line).
 //   - The label is the LAST whitespace-separated field and must be a decimal integer

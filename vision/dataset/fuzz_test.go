@@ -43,7 +43,7 @@ func FuzzParseLabels(f *testing.F) {
 				t.Fatalf("lines not increasing: %d after %d", e.Line, last)
 			}
 			last = e.Line
-			if e.Name == "" || strings.TrimSpace(e.Name) != e.Name || !utf8.ValidString(e.Name) {
+			if e.Name == "" || strings.TrimSpace(e.Name) != e.Name || !utf8.ValidString(e.Name) || strings.HasPrefix(e.Name, "\ufeff") {
 				t.Fatalf("bad name %q", e.Name)
 			}
 			if names[e.Name] {

@@ -38,7 +38,10 @@ func ParseLabels(data []byte, file string) ([]Entry, []Problem) {
 			bad(Malformed, "line is not valid UTF-8 text")
 			continue
 		}
-		line := strings.TrimSpace(raw)
+		// Byte-order marks at the start of a line (a file joined with `cat`), mixed with
+		// spaces, are dropped like the file's own: otherwise a name could start with one, and
+		// `name label` written back as the first line would lose it.
+		line := strings.TrimSpace(strings.TrimLeftFunc(raw, func(r rune) bool { return r == '\ufeff' || unicode.IsSpace(r) }))
 		if line == "" {
 			continue
 		}

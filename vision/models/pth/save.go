@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,8 +23,27 @@ const archiveName = "archive"
 const fieldAlignment = 64
 
 // Save writes entries as a PyTorch zip checkpoint (what torch.save(OrderedDict) writes),
-// atomically: a temporary file in the same directory is written, fsynced and renamed.
+// atomically: a temporary file in the same directory is written, fsynced and renamed, so an
+// existing file at path is replaced only by a complete one, and a failed write (a full disk)
+// leaves it as it was and removes the temporary file. Every error starts with path (not the
+// temporary file's name, which would mean nothing to the user).
 func Save(path string, entries []*Entry) error {
+	err := save(path, entries)
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s: cannot write: %w", path, pe.Err)
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: cannot write: %w", path, le.Err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func save(path string, entries []*Entry) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

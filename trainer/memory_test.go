@@ -1,0 +1,192 @@
+package trainer
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/loss"
+	"github.com/drgrade/drgrade/trainer/schedule"
+	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/transforms"
+)
+
+// rssNow reads this process's resident set size from /proc/self/statm.
+func rssNow(t testing.TB) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm:", err)
+	}
+	f := strings.Fields(string(b))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// inMemoryTestParent re-runs the test named name in a child process with glibc's mmap
+// threshold fixed and reports true in the parent, which must then return (the idea of
+// vision/models/memory_test.go: with glibc's adaptive threshold, freed tensor buffers of a few
+// hundred KB stay in the heap and RSS wanders by several percent with a constant live set).
+func inMemoryTestParent(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv("DRGRADE_MEMTEST_CHILD") != "" {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=20m")
+	if testing.Short() {
+		cmd.Args = append(cmd.Args, "-test.short")
+	}
+	cmd.Env = append(os.Environ(), "DRGRADE_MEMTEST_CHILD=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536")
+	out, err := cmd.CombinedOutput()
+	t.Logf("child process:\n%s", out)
+	if err != nil {
+		t.Fatalf("child process: %v", err)
+	}
+	return true
+}
+
+// loaderGoroutines counts the goroutines running code of the loader package (goleak's idea,
+// without the module: every goroutine's stack, filtered by the package's import path).
+func loaderGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "drgrade/vision/loader.") {
+			n++
+		}
+	}
+	return n
+}
+
+// finalizersQueued is how many objects with a finalizer (runtime.SetFinalizer) the collector
+// has found unreachable so far. gotch sets one on every tensor and clears it in Drop, so a
+// tensor counts here only if it was forgotten and left to the collector. gotch's Scalars
+// count too, all of them: their Drop is a no-op, only the finalizer frees them.
+func finalizersQueued() uint64 {
+	s := []metrics.Sample{{Name: "/gc/finalizers/queued:finalizers"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+// TestTrainStepsKeepMemoryFlat: 1000 training steps of shufflenet_small through the real
+// epoch loop (loader with a worker, train pipeline, weighted cross-entropy, backward, Adam, the
+// warmup and cosine schedule) keep RSS within 2% of its value after 100 warm-up steps, the
+// count of live gotch tensors exactly flat, no tensor left to a finalizer, and no loader
+// goroutine behind. In a child process with a fixed mmap threshold (inMemoryTestParent). The
+// collector stays on (the loader's garbage, ~1 MB a step, would otherwise pile up to GBs), so
+// a forgotten tensor would be freed by its finalizer and the live count alone could miss it:
+// the finalizers queued over the loop must be exactly the gotch Scalars it created. Each
+// reading follows debug.FreeOSMemory, a full collection that queues every unreachable
+// object's finalizer and returns Go's garbage to the system, so RSS counts live memory.
+func TestTrainStepsKeepMemoryFlat(t *testing.T) {
+	if inMemoryTestParent(t, "TestTrainStepsKeepMemoryFlat") {
+		return
+	}
+	steps, warm := 1000, 100
+	if testing.Short() {
+		steps, warm = 200, 50
+	}
+	cfg := tinyConfig(t, t.TempDir())
+	locked.Run(func() {
+		torchext.SetNumThreads(1)
+		torchext.ManualSeed(1)
+		m, err := models.New(cfg.Model, cfg.NumClasses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		tcfg := TransformConfig(m.Config(), cfg.ImgSize)
+		pipe, err := transforms.TrainPipeline(tcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := dataset.Load(cfg.DataPath, "train", cfg.NumClasses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: cfg.BatchSize, Workers: 1, Shuffle: true, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := loss.ClassWeights(ds.ClassCounts, "inverse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		crit, err := loss.NewCrossEntropy(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer crit.Close()
+		opt, err := NewAdam(m.StateDict().Parameters(), cfg.LR, 1e-4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opt.Close()
+		scaler, err := NewGradScaler(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer scaler.Close()
+		per := dl.Len()
+		epochs, warmEpochs := (steps+per-1)/per, (warm+per-1)/per
+		sched, err := schedule.NewScript(schedule.Config{LR: cfg.LR, LRF: cfg.LRF, Epochs: epochs, LoaderLen: per, Warmup: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		goroutines0, loader0 := runtime.NumGoroutine(), loaderGoroutines()
+		epoch := func(e int) {
+			if _, err := trainOneEpoch(m, opt, dl, e, sched, crit, scaler, AMP{}, NewProgress(io.Discard, per, true), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := sched.EndEpoch(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for e := 0; e < warmEpochs; e++ {
+			epoch(e)
+		}
+		debug.FreeOSMemory()
+		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), rssNow(t)
+		for e := warmEpochs; e < epochs; e++ {
+			epoch(e)
+		}
+		debug.FreeOSMemory()
+		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), rssNow(t)
+		scalars, finalized := sc1-sc0, int64(fin1-fin0)
+		t.Logf("%d steps (%d epochs of %d), measured after step %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap in use %d → %d KB",
+			epochs*per, epochs, per, warmEpochs*per, float64(rss0)/(1<<20), float64(rss1)/(1<<20), 100*(float64(rss1)/float64(rss0)-1),
+			live0, live1, finalized, scalars, c0>>10, c1>>10)
+		if live1 != live0 {
+			t.Errorf("live tensors %d → %d over %d training steps: a step leaks tensors", live0, live1, (epochs-warmEpochs)*per)
+		}
+		if finalized != scalars {
+			t.Errorf("%d objects were left to their finalizer over %d training steps, %d more than the gotch Scalars made: tensors are freed by the collector, not by the step (gotch's Float64Values leaks its Double copy, for one)",
+				finalized, (epochs-warmEpochs)*per, finalized-scalars)
+		}
+		// The bound: RSS within 2% after warm-up.
+		if float64(rss1) > 1.02*float64(rss0) {
+			t.Errorf("RSS grew %.2f%% over %d training steps (bound 2%%)", 100*(float64(rss1)/float64(rss0)-1), (epochs-warmEpochs)*per)
+		}
+		// Every epoch's iterator was closed: its feeder and workers have exited (Close waits).
+		if g, l := runtime.NumGoroutine(), loaderGoroutines(); g > goroutines0 || l > loader0 {
+			t.Errorf("goroutines %d → %d, in the loader %d → %d: the loader left goroutines behind", goroutines0, g, loader0, l)
+		}
+	})
+}
