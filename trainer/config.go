@@ -5,6 +5,7 @@ import (
 	"github.com/drgrade/drgrade/loss"
 	"math"
 	"strings"
+	"time"
 )
 
 // Config holds train_imbalance.py's arguments, with the same names and defaults, and
@@ -42,6 +43,15 @@ type Config struct {
 	SkipBadImages bool    // --skip_bad_images
 	CheckImages   bool    // --check_images (default true): Preflight decodes every image before the run
 	Quiet         bool    // no progress bars (also automatic when stdout is not a terminal)
+
+	// Distributed data parallel (trainer/ddp), active when the process was started by torchrun
+	// or by drgrade train --nproc_per_node (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set).
+	DistBackend          string        // --dist_backend gloo | nccl
+	DistTimeout          time.Duration // --dist_timeout: a rank silent this long fails the run (torch's 30 min)
+	BucketCapMB          float64       // --bucket_cap_mb 25 (DistributedDataParallel's)
+	DDPNoOverlap         bool          // --ddp_no_overlap: all-reduce after backward instead of during it
+	FindUnusedParameters bool          // --find_unused_parameters
+	SyncBN               bool          // --sync_bn (torch 2.1's SyncBatchNorm: CUDA only)
 }
 
 // DefaultConfig is the script's argparse defaults plus drgrade's.
@@ -53,6 +63,7 @@ func DefaultConfig() Config {
 		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
 		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
 		Head: "slice", AMPDType: "bfloat16", CheckImages: true,
+		DistBackend: "gloo", DistTimeout: 30 * time.Minute, BucketCapMB: 25,
 	}
 }
 
@@ -108,6 +119,20 @@ func (c *Config) Validate() error {
 	}
 	if c.ImgSize != 0 && c.ImgSize < 32 {
 		add("--img_size must be at least 32, got %d", c.ImgSize)
+	}
+	if c.DistBackend != "" {
+		oneOf("dist_backend", c.DistBackend, "gloo", "nccl")
+	}
+	if c.DistTimeout < 0 {
+		add("--dist_timeout must not be negative, got %v", c.DistTimeout)
+	}
+	if c.BucketCapMB < 0 || math.IsNaN(c.BucketCapMB) || math.IsInf(c.BucketCapMB, 0) {
+		add("--bucket_cap_mb must be a positive number, got %v", c.BucketCapMB)
+	}
+	if c.SyncBN {
+		// torch.nn.SyncBatchNorm (torch 2.1) raises "SyncBatchNorm expected input tensor to be
+		// on GPU" for CPU tensors, and this build trains on the CPU.
+		add("--sync_bn needs CUDA (PyTorch 2.1's SyncBatchNorm runs on GPUs only) and this build trains on the CPU")
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "\n"))

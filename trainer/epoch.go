@@ -88,6 +88,15 @@ func forwardLoss(model models.Model, crit loss.Criterion, images, labels *ts.Ten
 // goroutine locked to its OS thread.
 func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
 	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool) (EpochResult, error) {
+	return trainEpoch(model, optimizer, dl, epoch, sched, crit, scaler, amp, bar, stop, nil)
+}
+
+// trainEpoch is trainOneEpoch for one rank of data-parallel training when dist is non-nil:
+// each step is DistributedDataParallel's (the reducer armed around the forward pass, the
+// gradients averaged over the ranks before the optimiser step), and the loss and accuracy
+// returned are over all ranks.
+func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
+	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dist *distributed) (EpochResult, error) {
 	start := time.Now()
 	var res EpochResult
 	if err := sched.StartEpoch(epoch); err != nil {
@@ -113,6 +122,9 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 		res.Skipped = append(res.Skipped, b.Skipped...)
 		if b.N == 0 {
 			b.Release()
+			if dist != nil { // a rank skipping a step would leave the others waiting
+				return res, fmt.Errorf("epoch %d: no image of a batch of rank %d could be loaded, and with several processes every rank must take every step (remove the unreadable images)", epoch+1, dist.proc.Rank())
+			}
 			continue
 		}
 		images, labels, err := batchTensors(b)
@@ -127,12 +139,22 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 			defer images.MustDrop()
 			defer labels.MustDrop()
 			optimizer.LR = sched.LR()
+			if dist != nil {
+				if err := dist.ddp.BeforeForward(); err != nil {
+					return err
+				}
+			}
 			pred, l, err := forwardLoss(model, crit, images, labels, amp)
 			if err != nil {
 				return err
 			}
 			defer pred.MustDrop()
 			defer l.MustDrop()
+			if dist != nil {
+				if err := dist.ddp.AfterForward(pred); err != nil {
+					return err
+				}
+			}
 			predClass, err := argmax1(pred)
 			if err != nil {
 				return err
@@ -156,7 +178,15 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 			err = scaled.Backward()
 			scaled.MustDrop()
 			if err != nil {
+				if dist != nil { // the reducer's all-reduces run inside backward
+					return dist.proc.Explain("backward", err)
+				}
 				return err
+			}
+			if dist != nil {
+				if err := dist.ddp.AfterBackward(); err != nil {
+					return err
+				}
 			}
 			stepped, err := scaler.Step(optimizer)
 			if err != nil {
@@ -187,6 +217,13 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 	res.MeanLoss = float64(accuLoss) / float64(steps)
 	res.Acc = float64(accuNum) / float64(sampleNum)
 	res.Samples = sampleNum
+	if dist != nil { // loss and accuracy over every rank's steps and samples
+		sums, err := dist.proc.SumFloat64s(float64(accuLoss), float64(steps), float64(accuNum), float64(sampleNum))
+		if err != nil {
+			return res, err
+		}
+		res.MeanLoss, res.Acc, res.Samples = sums[0]/sums[1], sums[2]/sums[3], int(sums[3])
+	}
 	res.Seconds = time.Since(start).Seconds()
 	bar.finish()
 	return res, nil

@@ -36,17 +36,33 @@ type Result struct {
 // loading. All tensor work runs on one goroutine locked to its OS thread; stop (may be nil)
 // is polled between steps, and when it reports true the run saves last.pth and returns
 // ErrInterrupted.
+//
+// Started by torchrun or drgrade train --nproc_per_node (RANK, WORLD_SIZE, MASTER_ADDR,
+// MASTER_PORT in the environment), the run is one rank of data-parallel training, as the
+// script under torch.nn.parallel.DistributedDataParallel: see trainer/ddp. Only rank 0
+// prints, logs and saves.
 func Run(cfg Config, out io.Writer, stop func() bool) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	dist, err := initDistributed(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer dist.close()
+	stop = dist.agreeOnStop(stop)
 	var res *Result
-	var err error
-	locked.Run(func() { res, err = run(cfg, out, stop) })
+	locked.Run(func() { res, err = run(cfg, out, stop, dist) })
+	if dist != nil && dist.err != nil {
+		return res, dist.err
+	}
 	return res, err
 }
 
-func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
+func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Result, error) {
+	if !dist.main() {
+		out = io.Discard // rank 0 speaks for the run
+	}
 	// 固定随机种子 (seed_torch): the script's --seed was always on with seed 1.
 	torchext.ManualSeed(args.Seed)
 	fmt.Fprintln(out, "random seed has been fixed")
@@ -57,6 +73,7 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	device, note := selectDevice(args.Device)
 	fmt.Fprintln(out, args.Namespace())
 	fmt.Fprintf(out, "Using device: %s%s\n", device, note)
+	dist.describe(out, args)
 
 	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes)
 	// (built once; the script built it twice).
@@ -107,12 +124,13 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	fmt.Fprintf(out, "Using %d dataloader workers every process\n", nw)
 	trainLoader, err := loader.New(trainDataset, trainTransform, imgSize, loader.Options{
 		BatchSize: args.BatchSize, Workers: max(nw, 0), Shuffle: true, Seed: args.Seed,
-		Sampler: args.Sampler, SkipBad: args.SkipBadImages})
+		Sampler: args.Sampler, SkipBad: args.SkipBadImages, Shard: dist.shard()})
 	if err != nil {
 		return nil, err
 	}
 	valLoader, err := loader.New(valDataset, valTransform, imgSize, loader.Options{
-		BatchSize: args.BatchSize, Workers: max(nw, 0), Seed: args.Seed, SkipBad: args.SkipBadImages})
+		BatchSize: args.BatchSize, Workers: max(nw, 0), Seed: args.Seed, SkipBad: args.SkipBadImages,
+		Shard: dist.shard()})
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +169,16 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	}
 
 	savePath := filepath.Join(args.Output, "weights", args.Model)
-	if err := os.MkdirAll(savePath, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create the output folder: %w", err)
-	}
-	// Temporary files of a run killed in the middle of a write (kill -9, power loss).
-	if stale, err := removeStaleTemps(savePath); err != nil {
-		return nil, fmt.Errorf("removing temporary files in %s: %w", savePath, err)
-	} else if len(stale) > 0 {
-		fmt.Fprintf(out, "removed %d temporary file(s) of an interrupted run from %s\n", len(stale), savePath)
+	if dist.main() { // rank 0 alone writes the output folder
+		if err := os.MkdirAll(savePath, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create the output folder: %w", err)
+		}
+		// Temporary files of a run killed in the middle of a write (kill -9, power loss).
+		if stale, err := removeStaleTemps(savePath); err != nil {
+			return nil, fmt.Errorf("removing temporary files in %s: %w", savePath, err)
+		} else if len(stale) > 0 {
+			fmt.Fprintf(out, "removed %d temporary file(s) of an interrupted run from %s\n", len(stale), savePath)
+		}
 	}
 
 	amp := AMP{}
@@ -194,10 +214,14 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 		}
 		fmt.Fprintf(out, "Resuming from %s after epoch %d (best %s %.4f)\n", args.Resume, startEpoch, args.BestMetric, bestAcc)
 	}
+	// DistributedDataParallel(model), after --weights and --resume: rank 0's state everywhere.
+	if err := dist.wrap(model, args); err != nil {
+		return nil, err
+	}
 
 	var tbWriter *tblog.Writer
 	logPath := ""
-	if args.Tensorboard {
+	if args.Tensorboard && dist.main() {
 		// The script deleted an existing log dir; drgrade gives each run its own subfolder.
 		// Created here, after every input was read, so a bad input leaves no empty run behind
 		// (the script made its SummaryWriter before loading the data).
@@ -215,11 +239,16 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 	res := &Result{SavePath: savePath, LogPath: logPath, BestValue: bestAcc}
 	logs := &runLog{dir: savePath, out: out, bestMetric: args.BestMetric,
 		title: fmt.Sprintf("%s on %s", args.Model, filepath.Base(filepath.Clean(args.DataPath)))}
-	if err := logs.loadHistory(startEpoch); err != nil {
-		return nil, err
+	if dist.main() { // it rewrites DDR.txt
+		if err := logs.loadHistory(startEpoch); err != nil {
+			return nil, err
+		}
 	}
 	lastPath := filepath.Join(savePath, "last.pth")
 	interrupted := func(epoch int) error {
+		if dist != nil && dist.err != nil {
+			return dist.err // another rank failed: not the user's interruption
+		}
 		// The model and optimiser are part-way through this epoch, which is abandoned: the
 		// last.pth written (atomically) at the end of the previous epoch is the state to
 		// continue from, so nothing is saved here.
@@ -237,8 +266,8 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 
 	for epoch := startEpoch; epoch < args.Epochs; epoch++ {
 		epochStart := time.Now()
-		tr, err := trainOneEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
-			NewProgress(out, trainLoader.Len(), args.Quiet), stop)
+		tr, err := trainEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
+			NewProgress(out, trainLoader.Len(), args.Quiet), stop, dist)
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
@@ -252,11 +281,19 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 		if err := scheduler.EndEpoch(); err != nil {
 			return res, err
 		}
+		if dist != nil { // every rank evaluates its shard with rank 0's buffers (DDP's _sync_buffers)
+			if err := dist.ddp.SyncBuffers(); err != nil {
+				return res, err
+			}
+		}
 		ev, err := Evaluate(model, valLoader, false, NewProgress(out, valLoader.Len(), args.Quiet), stop)
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
 		if err != nil {
+			return res, err
+		}
+		if err := dist.gatherEval(&ev); err != nil { // the whole split's predictions, from every rank
 			return res, err
 		}
 		report, err := metrics.Evaluate(ev.Labels, ev.Preds, args.NumClasses)
@@ -267,8 +304,10 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 			Precision: report.Weighted.Precision, Recall: report.Weighted.Recall, F1: report.Weighted.F1,
 			Kappa: report.QWK, MacroF1: report.MacroAllLabels.F1, BalancedAcc: report.BalancedAccuracy,
 			Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped)}
-		if err := logs.epoch(rec, report, tr, ev); err != nil {
-			return res, err
+		if dist.main() { // only rank 0 writes DDR.txt, metrics.json/csv and the plots
+			if err := logs.epoch(rec, report, tr, ev); err != nil {
+				return res, err
+			}
 		}
 		if tbWriter != nil {
 			if err := writeScalars(tbWriter, rec, epoch); err != nil {
@@ -280,24 +319,33 @@ func run(args Config, out io.Writer, stop func() bool) (*Result, error) {
 		if v := rec.metric(args.BestMetric); v > bestAcc {
 			bestAcc = v
 			res.BestEpoch, res.BestValue = epoch+1, v
-			if err := models.SaveStateDict(model, filepath.Join(savePath, "DDR.pth")); err != nil {
-				return res, fmt.Errorf("saving the best checkpoint: %w", err)
+			if dist.main() {
+				if err := models.SaveStateDict(model, filepath.Join(savePath, "DDR.pth")); err != nil {
+					return res, fmt.Errorf("saving the best checkpoint: %w", err)
+				}
+				fmt.Fprintf(out, "saved the best model so far (%s %.4f) to %s\n", args.BestMetric, v, filepath.Join(savePath, "DDR.pth"))
+				logs.best = &report
+				logs.writePlots(&report)
 			}
-			fmt.Fprintf(out, "saved the best model so far (%s %.4f) to %s\n", args.BestMetric, v, filepath.Join(savePath, "DDR.pth"))
-			logs.best = &report
-			logs.writePlots(&report)
-		} else {
+		} else if dist.main() {
 			logs.writePlots(nil)
 		}
-		if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
-			return res, fmt.Errorf("saving the last checkpoint: %w", err)
+		if dist.main() {
+			if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
+				return res, fmt.Errorf("saving the last checkpoint: %w", err)
+			}
 		}
 		if stop != nil && stop() && epoch+1 < args.Epochs {
+			if dist != nil && dist.err != nil {
+				return res, dist.err
+			}
 			fmt.Fprintf(out, "\nInterrupted after epoch %d. Resume with: drgrade train <the same flags> --resume %s\n", epoch+1, lastPath)
 			return res, ErrInterrupted
 		}
 	}
-	logs.final()
+	if dist.main() {
+		logs.final()
+	}
 	return res, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer"
+	"github.com/drgrade/drgrade/trainer/ddp"
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/models"
@@ -27,6 +28,16 @@ Differences from train_imbalance.py (its bugs, fixed visibly):
   --use_amp on CPU uses bfloat16 autocast (the script ignored it without CUDA)
   bad input (labels, images, --weights, --resume, --device, --output) stops the run with exit
   status 2 before anything is written: every image is decoded once first (--check_images)
+
+Data-parallel training (PyTorch's DistributedDataParallel on c10d: Gloo on the CPU):
+  drgrade train --nproc_per_node 2 ...                       N processes on this machine
+  torchrun --no-python --nproc_per_node 2 drgrade train ...  the same, started by torchrun
+  on several machines, run on each node (node_rank 0 hosts the rendezvous):
+  drgrade train --nnodes 2 --node_rank R --nproc_per_node N --master_addr HOST0 ...
+  torchrun --no-python --nnodes 2 --node_rank R --nproc_per_node N \
+      --master_addr HOST0 --master_port 29500 drgrade train ...
+  --batch_size is per process; each rank reads a disjoint shard of every epoch (torch's
+  DistributedSampler), gradients are averaged, and only rank 0 prints, logs and saves.
 `
 
 // runTrain is `drgrade train`: the script's command line, wired to trainer.Run.
@@ -62,6 +73,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.SkipBadImages, "skip_bad_images", cfg.SkipBadImages, "skip unreadable images (counted each epoch) instead of stopping")
 	fs.BoolVar(&cfg.CheckImages, "check_images", cfg.CheckImages, "decode every image once before training, so a bad one stops the run before anything is written")
 	fs.BoolVar(&cfg.Quiet, "quiet", cfg.Quiet, "no progress bars (automatic when stdout is not a terminal)")
+	launch := launchFlags{masterAddr: "127.0.0.1", masterPort: ddp.DefaultMasterPort}
+	fs.IntVar(&launch.nproc, "nproc_per_node", 1, "data-parallel training in N processes on this machine, started by drgrade (as torchrun --nproc_per_node N)")
+	fs.IntVar(&launch.nnodes, "nnodes", 1, "with --nproc_per_node on several machines: their number (run drgrade on each; torchrun's --nnodes)")
+	fs.IntVar(&launch.nodeRank, "node_rank", 0, "with --nnodes: this machine's index, 0 hosting the rendezvous (torchrun's --node_rank)")
+	fs.StringVar(&launch.masterAddr, "master_addr", launch.masterAddr, "with --nproc_per_node: the rendezvous address, node 0's (torchrun's --master_addr)")
+	fs.IntVar(&launch.masterPort, "master_port", launch.masterPort, "with --nproc_per_node: the rendezvous port (torchrun's --master_port)")
+	fs.StringVar(&cfg.DistBackend, "dist_backend", cfg.DistBackend, "distributed backend: gloo (CPU) or nccl (CUDA builds)")
+	fs.DurationVar(&cfg.DistTimeout, "dist_timeout", cfg.DistTimeout, "distributed: a rank silent this long fails the run (e.g. 30m, 90s)")
+	fs.Float64Var(&cfg.BucketCapMB, "bucket_cap_mb", cfg.BucketCapMB, "distributed: gradient bucket size in MB (DistributedDataParallel's bucket_cap_mb)")
+	fs.BoolVar(&cfg.DDPNoOverlap, "ddp_no_overlap", cfg.DDPNoOverlap, "distributed: average gradients after backward instead of overlapping it")
+	fs.BoolVar(&cfg.FindUnusedParameters, "find_unused_parameters", cfg.FindUnusedParameters, "distributed: allow parameters that get no gradient (DistributedDataParallel's find_unused_parameters)")
+	fs.BoolVar(&cfg.SyncBN, "sync_bn", cfg.SyncBN, "distributed: synchronise BatchNorm statistics across ranks (needs CUDA, as PyTorch 2.1's SyncBatchNorm)")
 	usage := fs.Usage
 	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), trainNotes) }
 	if err := parse(fs, args, stdout); err != nil {
@@ -81,12 +104,22 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usagef("--device %q: want cpu or a CUDA device number", cfg.Device)
 		}
 	}
-	// Everything about the input is checked before trainer.Run writes its first file.
-	if err := trainer.Preflight(cfg, stdout); err != nil {
-		if isInputError(err) {
-			return usageError{err}
+	if launch.nproc < 1 || launch.nnodes < 1 || launch.nodeRank < 0 || launch.nodeRank >= launch.nnodes {
+		return usagef("--nproc_per_node %d, --nnodes %d, --node_rank %d: want at least one process, at least one node, and 0 <= node_rank < nnodes",
+			launch.nproc, launch.nnodes, launch.nodeRank)
+	}
+	// Everything about the input is checked before trainer.Run writes its first file: once,
+	// by the launcher or by rank 0 (the other ranks wait for it at the rendezvous).
+	if rank := os.Getenv(ddp.EnvRank); rank == "" || rank == "0" {
+		if err := trainer.Preflight(cfg, stdout); err != nil {
+			if isInputError(err) {
+				return usageError{err}
+			}
+			return err
 		}
-		return err
+	}
+	if launch.launching() {
+		return runLaunch(launch, args, stdout, stderr)
 	}
 
 	// SIGINT/SIGTERM: finish the current step, save last.pth, exit 130/143. A second

@@ -29,6 +29,9 @@ type Options struct {
 	SkipBad bool
 	// Prefetch is the number of batches each worker may prepare ahead (torch's prefetch_factor, 2).
 	Prefetch int
+	// Shard delivers one rank's part of each epoch (torch's DistributedSampler, seeded by
+	// Seed+epoch); the zero value loads the whole split.
+	Shard Shard
 }
 
 // DefaultWorkers is the script's nw = min(os.cpu_count(), batch_size if batch_size > 1 else 0, 8).
@@ -67,6 +70,9 @@ func New(ds *dataset.Dataset, pipe *transforms.Pipeline, cropSize int, opts Opti
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("the %s split (%s) has no images", ds.Split, ds.LabelFile)
 	}
+	if err := opts.Shard.Validate(); err != nil {
+		return nil, err
+	}
 	l := &Loader{ds: ds, pipe: pipe, opts: opts, crop: cropSize}
 	switch opts.Sampler {
 	case "", "random":
@@ -87,8 +93,11 @@ func New(ds *dataset.Dataset, pipe *transforms.Pipeline, cropSize int, opts Opti
 	return l, nil
 }
 
-// Len is the number of batches per epoch (the last partial batch is kept).
-func (l *Loader) Len() int { return (l.ds.Len() + l.opts.BatchSize - 1) / l.opts.BatchSize }
+// Len is the number of batches per epoch (the last partial batch is kept); with a Shard, of
+// this rank's part.
+func (l *Loader) Len() int {
+	return (l.opts.Shard.NumSamples(l.ds.Len()) + l.opts.BatchSize - 1) / l.opts.BatchSize
+}
 
 // Workers is the number of worker goroutines in use (0: loading on the consumer's goroutine).
 func (l *Loader) Workers() int { return l.opts.Workers }
@@ -104,8 +113,23 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Order returns the sample indices of an epoch, in delivery order.
+// Order returns the sample indices of an epoch, in delivery order. With a Shard it is this
+// rank's part: DistributedIndices for the random and sequential orders; for the weighted
+// sampler (which torch's DistributedSampler cannot wrap), the same global draw on every rank,
+// padded and strided alike.
 func (l *Loader) Order(epoch int) []int {
+	n := l.ds.Len()
+	if l.opts.Shard.World > 0 && l.probs == nil {
+		return DistributedIndices(n, l.opts.Shard, l.opts.Shuffle, l.opts.Seed, epoch)
+	}
+	if l.opts.Shard.World > 0 {
+		return l.opts.Shard.Take(l.globalOrder(epoch))
+	}
+	return l.globalOrder(epoch)
+}
+
+// globalOrder is the unsharded order of an epoch.
+func (l *Loader) globalOrder(epoch int) []int {
 	n := l.ds.Len()
 	rng := transforms.NewRand(mix(l.opts.Seed), mix(uint64(epoch)^0x5a5a))
 	if l.probs != nil {

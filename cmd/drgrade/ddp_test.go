@@ -1,0 +1,137 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/drgrade/drgrade/internal/pyoracle"
+)
+
+func freeTCPPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// supportTotal is the validation support the epoch table reports (the whole val split when
+// the ranks' predictions were gathered).
+var supportTotal = regexp.MustCompile(`weighted / macro[^\n]*│\s*(\d+)\s*│`)
+
+// TestTrainDataParallel runs the binary as two data-parallel processes, started by drgrade
+// itself and by torchrun: the run finishes, rank 0 alone writes the logs, checkpoints and one
+// TensorBoard run, validation covers the whole split, it resumes from its last.pth, and a busy
+// rendezvous port or --sync_bn on the CPU is refused with a clear message.
+func TestTrainDataParallel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the drgrade binary")
+	}
+	work := t.TempDir()
+	bin := buildDrgrade(t, work)
+	data := filepath.Join(work, "data")
+	runOK(t, bin, work, "synth", "--out", data, "--n", "40", "--size", "64", "--proportions", "uniform")
+	b, err := os.ReadFile(filepath.Join(data, "val.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valN := strings.Count(string(b), "\n")
+
+	check := func(t *testing.T, out, stdout string, epochs int) {
+		t.Helper()
+		if !strings.Contains(stdout, "Distributed data parallel: 2 processes") {
+			t.Errorf("stdout lacks the data-parallel line:\n%s", stdout)
+		}
+		for _, m := range supportTotal.FindAllStringSubmatch(stdout, -1) {
+			if m[1] != strconv.Itoa(valN) {
+				t.Errorf("validation support %s, want the whole split's %d", m[1], valN)
+			}
+		}
+		if n := len(supportTotal.FindAllString(stdout, -1)); n != epochs {
+			t.Errorf("%d epoch tables printed, want %d (rank 0 only)", n, epochs)
+		}
+		w := filepath.Join(out, "weights", "shufflenet_small")
+		for _, f := range []string{"DDR.pth", "last.pth", "metrics.json", "metrics.csv"} {
+			if _, err := os.Stat(filepath.Join(w, f)); err != nil {
+				t.Error(err)
+			}
+		}
+		log, err := os.ReadFile(filepath.Join(w, "DDR.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(log), "train_loss"); n != epochs {
+			t.Errorf("DDR.txt has %d epoch lines, want %d (rank 0 alone writes it)", n, epochs)
+		}
+		runs, _ := filepath.Glob(filepath.Join(out, "tensorboard", "shufflenet_small", "run*"))
+		if len(runs) != 1 {
+			t.Errorf("TensorBoard runs %v, want one", runs)
+		}
+	}
+
+	t.Run("nproc_per_node", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := runDrgrade(t, bin, work, trainArgs(data, out, "--epochs", "2",
+			"--nproc_per_node", "2", "--master_port", freeTCPPort(t))...)
+		if code != 0 || leaks.MatchString(stderr) {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+		check(t, out, stdout, 2)
+		last := filepath.Join(out, "weights", "shufflenet_small", "last.pth")
+		code, stdout, stderr = runDrgrade(t, bin, work, trainArgs(data, out, "--epochs", "3", "--resume", last,
+			"--nproc_per_node", "2", "--master_port", freeTCPPort(t))...)
+		if code != 0 || !strings.Contains(stdout, "Resuming from") {
+			t.Fatalf("resume: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("torchrun", func(t *testing.T) {
+		torchrun := filepath.Join(pyoracle.Venv(), "bin", "torchrun")
+		if _, err := os.Stat(torchrun); err != nil {
+			t.Skipf("no torchrun in the PyTorch venv (%v)", err)
+		}
+		out := filepath.Join(t.TempDir(), "out")
+		cmd := exec.Command(torchrun, append([]string{"--no-python", "--nproc_per_node", "2", "--master_port", freeTCPPort(t), bin},
+			trainArgs(data, out, "--epochs", "1")...)...)
+		cmd.Dir = work
+		stdout, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("torchrun: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
+		}
+		check(t, out, string(stdout), 1)
+	})
+
+	t.Run("port in use", func(t *testing.T) {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		code, _, stderr := runDrgrade(t, bin, work, trainArgs(data, filepath.Join(t.TempDir(), "out"),
+			"--nproc_per_node", "2", "--master_port", port)...)
+		if code != exitFail || !strings.Contains(stderr, "port "+port) || !strings.Contains(stderr, "already in use") {
+			t.Fatalf("exit %d, stderr: %s", code, stderr)
+		}
+	})
+
+	t.Run("sync_bn on the CPU", func(t *testing.T) {
+		code, _, stderr := runDrgrade(t, bin, work, trainArgs(data, filepath.Join(t.TempDir(), "out"),
+			"--nproc_per_node", "2", "--sync_bn")...)
+		if code != exitUsage || !strings.Contains(stderr, "--sync_bn needs CUDA") {
+			t.Fatalf("exit %d, stderr: %s", code, stderr)
+		}
+	})
+}

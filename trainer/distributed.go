@@ -1,0 +1,143 @@
+package trainer
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/trainer/ddp"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
+)
+
+// distributed is a run's part in data-parallel training (nil for a single process): its
+// process group, and the DDP wrapper of the model once Wrap was called.
+type distributed struct {
+	proc *ddp.Process
+	ddp  *ddp.DDP
+	err  error // the first failure of a collective hidden behind stop()
+}
+
+// initDistributed joins the world torchrun (or drgrade train --nproc_per_node) started this
+// process in; it returns nil without error when the process runs alone.
+func initDistributed(cfg Config) (*distributed, error) {
+	env, ok, err := ddp.FromOS()
+	if err != nil {
+		return nil, &InputError{Err: err}
+	}
+	if !ok {
+		return nil, nil
+	}
+	proc, err := ddp.Init(env, ddp.Options{Backend: cfg.DistBackend, Timeout: cfg.DistTimeout})
+	if err != nil {
+		return nil, err
+	}
+	return &distributed{proc: proc}, nil
+}
+
+// main reports whether this process prints, logs and saves (rank 0, or a single process).
+func (d *distributed) main() bool { return d == nil || d.proc.IsMain() }
+
+// shard is the loader's part of the data for this rank (the whole split for a single process).
+func (d *distributed) shard() loader.Shard {
+	if d == nil {
+		return loader.Shard{}
+	}
+	return loader.Shard{Rank: d.proc.Rank(), World: d.proc.World()}
+}
+
+// wrap is DistributedDataParallel(model): rank 0's weights and buffers to every rank, and
+// gradient averaging from here on.
+func (d *distributed) wrap(model models.Model, cfg Config) error {
+	if d == nil {
+		return nil
+	}
+	var buffers = bufferTensors(model)
+	w, err := d.proc.Wrap(model.StateDict().Parameters(), buffers, ddp.ModelOptions{
+		BucketBytes: int64(cfg.BucketCapMB * (1 << 20)), DelayAllReduce: cfg.DDPNoOverlap,
+		FindUnused: cfg.FindUnusedParameters})
+	if err != nil {
+		return err
+	}
+	d.ddp = w
+	return nil
+}
+
+// agreeOnStop makes stop collective: every rank stops at the same step when any rank was
+// asked to (a rank that stopped alone would leave the others waiting in an all-reduce). A
+// failed collective also stops the run; it is kept in d.err and returned instead of
+// ErrInterrupted.
+func (d *distributed) agreeOnStop(stop func() bool) func() bool {
+	if d == nil {
+		return stop
+	}
+	return func() bool {
+		if d.err != nil {
+			return true
+		}
+		any, err := d.proc.AnyTrue(stop != nil && stop())
+		if err != nil {
+			d.err = err
+			return true
+		}
+		return any
+	}
+}
+
+// describe is the line rank 0 prints about the world.
+func (d *distributed) describe(out io.Writer, cfg Config) {
+	if d == nil {
+		return
+	}
+	env := d.proc.Env()
+	overlap := "overlapping backward"
+	if cfg.DDPNoOverlap {
+		overlap = "after backward"
+	}
+	fmt.Fprintf(out, "Distributed data parallel: %d processes (%s, rendezvous %s:%d), batch %d per process (%d in all), gradients averaged in %g MB buckets %s\n",
+		env.World, cfg.DistBackend, env.MasterAddr, env.MasterPort, cfg.BatchSize, cfg.BatchSize*env.World, cfg.BucketCapMB, overlap)
+}
+
+// gatherEval replaces a rank's evaluation of its shard by the whole split's, gathered from
+// every rank (padding samples counted once, data set order): metrics equal a single process's.
+func (d *distributed) gatherEval(ev *EvalResult) error {
+	if d == nil {
+		return nil
+	}
+	all, err := d.proc.GatherPredictions(ddp.Predictions{Index: ev.Index, Preds: ev.Preds, Labels: ev.Labels})
+	if err != nil {
+		return err
+	}
+	ev.Index, ev.Preds, ev.Labels, ev.Probs = all.Index, all.Preds, all.Labels, nil
+	correct := 0
+	for i, p := range ev.Preds {
+		if p == ev.Labels[i] {
+			correct++
+		}
+	}
+	if len(ev.Preds) > 0 {
+		ev.Acc = float64(correct) / float64(len(ev.Preds))
+	}
+	return nil
+}
+
+// close leaves the world.
+func (d *distributed) close() {
+	if d == nil {
+		return
+	}
+	d.ddp.Close()
+	d.proc.Close()
+}
+
+// bufferTensors are the model's buffers (BatchNorm statistics, ...), in state_dict order.
+func bufferTensors(model models.Model) []*ts.Tensor {
+	var out []*ts.Tensor
+	for _, e := range model.StateDict().Entries() {
+		if e.Buffer {
+			out = append(out, e.Tensor)
+		}
+	}
+	return out
+}
