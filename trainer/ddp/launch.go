@@ -46,6 +46,7 @@ type WorkerError struct {
 	Interrupted bool
 }
 
+// Error says which worker failed and how.
 func (e *WorkerError) Error() string {
 	if e.Interrupted {
 		return fmt.Sprintf("interrupted: the workers were stopped by a signal (rank %d ended with status %d)", e.Rank, e.ExitCode)
