@@ -8,7 +8,7 @@ FULL  ?=
 
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
-.PHONY: bench-forward
+.PHONY: bench-forward bench-go
 
 all: build
 
@@ -52,7 +52,13 @@ demo: build
 	bin/drgrade eval --data_path $(DATA) --num_classes 5 --model shufflenet_small --img_size 128 \
 		--weights $(DEMO_OUT)/weights/shufflenet_small/DDR.pth --threads 1 --num_workers 1 --out $(DEMO_OUT)/eval
 
-bench: build pyenv
+# drgrade vs the researcher's PyTorch script, every item of the benchmark issue in one
+# interleaved run, one table (bench/README.md); QUICK by default, FULL=1 for the long one.
+bench: setup pyenv
+	FULL=$(FULL) ./bench/run.sh
+
+# The Go micro-benchmarks (Benchmark* functions), 3 iterations each.
+bench-go: setup
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
 # Data pipeline images/s from JPEG, drgrade's loader vs PyTorch's DataLoader (bench/README.md);

@@ -154,7 +154,11 @@ func run() error {
 					}
 				}
 				am.MustDrop()
-				accuLoss += float32(l.Float64Values()[0])
+				lv, err := l.Float64Value([]int64{}) // as trainOneEpoch: Float64Values leaks a copy
+				if err != nil {
+					return err
+				}
+				accuLoss += float32(lv)
 				if err := l.Backward(); err != nil {
 					return err
 				}
