@@ -2,15 +2,14 @@ package trainer
 
 import (
 	"io"
-	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/drgrade/drgrade/internal/testutil"
 
 	"github.com/sugarme/gotch/ts"
 
@@ -23,40 +22,6 @@ import (
 	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
-
-// rssNow reads this process's resident set size from /proc/self/statm.
-func rssNow(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skip("no /proc/self/statm:", err)
-	}
-	f := strings.Fields(string(b))
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
-
-// inMemoryTestParent re-runs the test named name in a child process with glibc's mmap
-// threshold fixed and reports true in the parent, which must then return (the idea of
-// vision/models/memory_test.go: with glibc's adaptive threshold, freed tensor buffers of a few
-// hundred KB stay in the heap and RSS wanders by several percent with a constant live set).
-func inMemoryTestParent(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv("DRGRADE_MEMTEST_CHILD") != "" {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=20m")
-	if testing.Short() {
-		cmd.Args = append(cmd.Args, "-test.short")
-	}
-	cmd.Env = append(os.Environ(), "DRGRADE_MEMTEST_CHILD=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536")
-	out, err := cmd.CombinedOutput()
-	t.Logf("child process:\n%s", out)
-	if err != nil {
-		t.Fatalf("child process: %v", err)
-	}
-	return true
-}
 
 // loaderGoroutines counts the goroutines running code of the loader package (goleak's idea,
 // without the module: every goroutine's stack, filtered by the package's import path).
@@ -96,7 +61,7 @@ func finalizersQueued() uint64 {
 // reading follows debug.FreeOSMemory, a full collection that queues every unreachable
 // object's finalizer and returns Go's garbage to the system, so RSS counts live memory.
 func TestTrainStepsKeepMemoryFlat(t *testing.T) {
-	if inMemoryTestParent(t, "TestTrainStepsKeepMemoryFlat") {
+	if testutil.InMemoryTestParent(t, "TestTrainStepsKeepMemoryFlat") {
 		return
 	}
 	steps, warm := 1000, 100
@@ -163,12 +128,12 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 			epoch(e)
 		}
 		debug.FreeOSMemory()
-		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), rssNow(t)
+		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
 		for e := warmEpochs; e < epochs; e++ {
 			epoch(e)
 		}
 		debug.FreeOSMemory()
-		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), rssNow(t)
+		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
 		scalars, finalized := sc1-sc0, int64(fin1-fin0)
 		t.Logf("%d steps (%d epochs of %d), measured after step %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap in use %d → %d KB",
 			epochs*per, epochs, per, warmEpochs*per, float64(rss0)/(1<<20), float64(rss1)/(1<<20), 100*(float64(rss1)/float64(rss0)-1),

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drgrade/drgrade/internal/testutil"
+
 	"github.com/drgrade/drgrade/vision/models/pth"
 )
 
@@ -408,28 +410,6 @@ func TestKillDuringCheckpointWrites(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size (e.g. "16m") on a new folder, or skips the test where that
-// is not permitted (not root, no mount(8), a container without CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
 // TestDiskFull: when the disk fills up, the checkpoint write that fails is reported with the
 // file's name and ENOSPC's message, the run stops with exit status 1 and no trace, the
 // previous DDR.pth and last.pth keep their bytes and modification times, and no temporary
@@ -439,7 +419,7 @@ func TestDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the drgrade binary")
 	}
-	mnt := mountTmpfs(t, "16m")
+	mnt := testutil.MountTmpfs(t, "16m")
 	work := t.TempDir()
 	bin := buildDrgrade(t, work)
 	data := filepath.Join(work, "data")

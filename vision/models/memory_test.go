@@ -2,30 +2,18 @@ package models
 
 import (
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/drgrade/drgrade/internal/testutil"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/torchext"
 )
-
-// rssBytes reads this process's resident set size from /proc/self/statm.
-func rssNow(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skip("no /proc/self/statm:", err)
-	}
-	f := strings.Fields(string(b))
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
 
 // TestNewCloseFreesMemory: building and closing a model returns its memory. gotch's in-place
 // ops (used by every initialiser and RequiresGrad_) leaked the old C handle, keeping each
@@ -42,42 +30,18 @@ func TestNewCloseFreesMemory(t *testing.T) {
 		for i := 0; i < 3; i++ { // warm-up: the allocator keeps some freed memory for reuse
 			build()
 		}
-		before := rssNow(t)
+		before := testutil.RSS(t)
 		for i := 0; i < 8; i++ {
 			build()
 		}
 		// Eight leaked models would add ~680 MB. glibc keeps some freed memory for reuse (its
 		// mmap threshold adapts), measured at 7–89 MB here: allow 256 MB.
-		grew := rssNow(t) - before
+		grew := testutil.RSS(t) - before
 		t.Logf("RSS grew by %d MB over 8 New+Close of resnet_small", grew>>20)
 		if grew > 256<<20 {
 			t.Fatalf("RSS grew by %d MB over 8 New+Close of resnet_small: parameters are not freed", grew>>20)
 		}
 	})
-}
-
-// inMemoryTestParent re-runs the test named name in a child process with glibc's mmap
-// threshold fixed (GLIBC_TUNABLES) and reports true in the parent, which must then return.
-// With glibc's default dynamic threshold, freed tensor buffers of a few hundred KB stay in
-// the heap and RSS wanders by several percent between iterations of a loop whose live
-// tensor count is constant (measured: +3.5% over 200 resnet50 forwards, CI 2026-11-30);
-// with a fixed threshold they go back to the system at once and RSS tracks live memory.
-func inMemoryTestParent(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv("DRGRADE_MEMTEST_CHILD") != "" {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=40m")
-	if testing.Short() {
-		cmd.Args = append(cmd.Args, "-test.short")
-	}
-	cmd.Env = append(os.Environ(), "DRGRADE_MEMTEST_CHILD=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536")
-	out, err := cmd.CombinedOutput()
-	t.Logf("child process:\n%s", out)
-	if err != nil {
-		t.Fatalf("child process: %v", err)
-	}
-	return true
 }
 
 // TestEvalForwardsKeepRSSFlat: repeated eval forwards of resnet (resnet50) keep RSS within 3%
@@ -87,7 +51,7 @@ func inMemoryTestParent(t *testing.T, name string) bool {
 // RSS reading follows debug.FreeOSMemory, so Go's own garbage (the wrappers of dropped
 // tensors) is not counted as growth.
 func TestEvalForwardsKeepRSSFlat(t *testing.T) {
-	if inMemoryTestParent(t, "TestEvalForwardsKeepRSSFlat") {
+	if testutil.InMemoryTestParent(t, "TestEvalForwardsKeepRSSFlat") {
 		return
 	}
 	n := 200
@@ -119,17 +83,16 @@ func TestEvalForwardsKeepRSSFlat(t *testing.T) {
 		}
 		live0, c0 := len(ts.ExistingTensors), torchext.MallocInUse()
 		debug.FreeOSMemory()
-		rss0 := rssNow(t)
+		rss0 := testutil.RSS(t)
 		for i := 0; i < n; i++ {
 			forward()
 		}
 		live1, c1 := len(ts.ExistingTensors), torchext.MallocInUse()
 		debug.FreeOSMemory()
-		rss1 := rssNow(t)
-		var ms0, ms1 runtime.MemStats
-		_ = ms0
-		runtime.ReadMemStats(&ms1)
-		t.Logf("%d forwards: RSS %d → %d MB, live tensors %d → %d, C heap in use %d → %d KB, Go sys %d MB", n, rss0>>20, rss1>>20, live0, live1, c0>>10, c1>>10, ms1.Sys>>20)
+		rss1 := testutil.RSS(t)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		t.Logf("%d forwards: RSS %d → %d MB, live tensors %d → %d, C heap in use %d → %d KB, Go sys %d MB", n, rss0>>20, rss1>>20, live0, live1, c0>>10, c1>>10, ms.Sys>>20)
 		if live1 != live0 {
 			t.Errorf("live tensors %d → %d: a forward leaks tensors", live0, live1)
 		}

@@ -2,10 +2,10 @@ package models
 
 import (
 	"math"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/drgrade/drgrade/internal/testutil"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -38,24 +38,6 @@ func TestParityForwardCNN(t *testing.T) {
 	forwardParity(t, "cnn", cnnNames, map[string]bool{"densenet_tiny": true, "mobilenet_v3": true})
 }
 
-// cnnRSSBytes reads the resident set size from /proc/self/statm.
-func cnnRSSBytes(t testing.TB) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skipf("no /proc/self/statm: %v", err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		t.Fatalf("statm: %q", b)
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pages * int64(os.Getpagesize())
-}
-
 // TestDenseNetForwardMemory: eval forwards (under no_grad, on a locked thread) free every
 // intermediate (the dense blocks' concatenations, the pre-activation units' BatchNorm and ReLU
 // outputs), so the resident set is flat after warm-up. It caught gotch's in-place ops leaking
@@ -85,11 +67,11 @@ func TestDenseNetForwardMemory(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			forward()
 		}
-		before := cnnRSSBytes(t)
+		before := testutil.RSS(t)
 		for i := 0; i < 30; i++ {
 			forward()
 		}
-		after := cnnRSSBytes(t)
+		after := testutil.RSS(t)
 		growth := float64(after-before) / float64(before)
 		t.Logf("RSS %d → %d bytes (%+.2f%%)", before, after, 100*growth)
 		if growth > 0.03 {

@@ -2,12 +2,12 @@ package models
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/drgrade/drgrade/internal/testutil"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -267,20 +267,6 @@ func TestModernDropPathTrainOnly(t *testing.T) {
 	}
 }
 
-// rssBytes is the resident set size from /proc/self/statm.
-func rssBytes(t *testing.T) int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		t.Skipf("no /proc/self/statm: %v", err)
-	}
-	f := strings.Fields(string(b))
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pages * int64(os.Getpagesize())
-}
-
 // TestViTTrainMemoryStable: repeated train-mode forward+backward passes of vision_transformer
 // (loss = mean of the logits; loss and gradients dropped each step) do not grow the resident
 // set: within 3% of its size after the warm-up passes. The passes run in a child process with
@@ -292,7 +278,7 @@ func TestViTTrainMemoryStable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: ViT-B/16 forward+backward passes")
 	}
-	if inMemoryTestParent(t, "TestViTTrainMemoryStable") {
+	if testutil.InMemoryTestParent(t, "TestViTTrainMemoryStable") {
 		return
 	}
 	const warmup, passes, batch = 3, 50, 4 // the floor: 50 passes of vit_b_16 at batch 4
@@ -329,11 +315,11 @@ func TestViTTrainMemoryStable(t *testing.T) {
 		for i := 0; i < warmup; i++ {
 			step()
 		}
-		base := rssBytes(t)
+		base := testutil.RSS(t)
 		peak := base
 		for i := 0; i < passes; i++ {
 			step()
-			peak = max(peak, rssBytes(t))
+			peak = max(peak, testutil.RSS(t))
 		}
 		growth := float64(peak-base) / float64(base)
 		t.Logf("RSS after %d warm-up passes %.1f MiB, peak over %d passes %.1f MiB (%+.2f%%)", warmup, float64(base)/(1<<20), passes, float64(peak)/(1<<20), 100*growth)

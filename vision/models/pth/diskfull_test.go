@@ -4,40 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// mountTmpfs mounts a tmpfs of size (e.g. "1m") on a new folder, or skips the test where that
-// is not permitted (not root, no mount(8), a container without CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	dir := filepath.Join(t.TempDir(), "tmpfs")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
+	"github.com/drgrade/drgrade/internal/testutil"
+)
 
 // TestSaveDiskFull: on a full disk Save fails with an error naming the checkpoint (not the
 // temporary file) and ENOSPC, the previous checkpoint keeps its bytes, and no temporary file
 // is left (the space it took is free again).
 func TestSaveDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := testutil.MountTmpfs(t, "1m")
 	path := filepath.Join(dir, "last.pth")
 	floats := func(name string, n int) []*Entry { return []*Entry{NewFloat32(name, []int{n}, make([]float32, n))} }
 	if err := Save(path, floats("old", 100_000)); err != nil { // 400 KB
