@@ -142,15 +142,7 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeSt
 		return nil, err
 	}
 	get := func(name string) *pth.Entry { return src.Get(name) }
-	sub := &pth.StateDict{Format: src.Format}
-	for _, e := range src.Entries {
-		if strings.HasPrefix(e.Name, ckModel) {
-			c := *e
-			c.Name = strings.TrimPrefix(e.Name, ckModel)
-			sub.Entries = append(sub.Entries, &c)
-		}
-	}
-	r, err := models.LoadStateDict(model, sub, models.HeadSlice)
+	r, err := models.LoadStateDict(model, lastModelEntries(src), models.HeadSlice)
 	if err != nil {
 		return nil, fmt.Errorf("--resume %s: %w", path, err)
 	}
@@ -274,4 +266,17 @@ func removeStaleTemps(dir string) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// lastModelEntries is the model's state_dict inside a last.pth: its model.* entries, renamed.
+func lastModelEntries(src *pth.StateDict) *pth.StateDict {
+	sub := &pth.StateDict{Format: src.Format, NestedKey: ckModel}
+	for _, e := range src.Entries {
+		if strings.HasPrefix(e.Name, ckModel) {
+			c := *e
+			c.Name = strings.TrimPrefix(e.Name, ckModel)
+			sub.Entries = append(sub.Entries, &c)
+		}
+	}
+	return sub
 }

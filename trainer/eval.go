@@ -62,15 +62,7 @@ func LoadCheckpoint(m models.Model, path string) (*models.LoadReport, error) {
 		return nil, fmt.Errorf("weights file %w", err) // pth.Load's errors start with the path
 	}
 	if src.Get(ckFormatKey) != nil { // drgrade's last.pth: keep the model's entries
-		sub := &pth.StateDict{Format: src.Format, NestedKey: "model."}
-		for _, e := range src.Entries {
-			if strings.HasPrefix(e.Name, ckModel) {
-				c := *e
-				c.Name = strings.TrimPrefix(e.Name, ckModel)
-				sub.Entries = append(sub.Entries, &c)
-			}
-		}
-		src = sub
+		src = lastModelEntries(src)
 	}
 	r, err := models.LoadStateDict(m, src, models.HeadSlice)
 	if err != nil {
