@@ -12,11 +12,12 @@
 #             batch 32, wall time from exec to exit; 5. peak RSS/PSS of the process tree during it;
 #             7. time from exec to the first finished train step
 #   eval   4. evaluation throughput (val transforms from JPEG + eval forward, no grad), resnet_small
-#   drift  6. RSS after train step 100 vs step 1000, resnet_small at 32 px (batch 2 QUICK, 8 FULL)
+#   drift  6. RSS after train step 100 vs step 1000, resnet_small at 32 px (batch 2 QUICK, 8 FULL);
+#             QUICK runs drgrade alone (the goal is on drgrade's drift), FULL both sides
 #
 # Environment (all optional):
 #   FULL=1          the long run (more pairs, steps and images)
-#   BENCH_PAIRS     interleaved drgrade/PyTorch pairs per measurement (QUICK 3, FULL 5)
+#   BENCH_PAIRS     interleaved drgrade/PyTorch pairs per measurement (QUICK 2, FULL 5)
 #   BENCH_THREADS   libtorch threads for both sides (default 2: torch's default on 2 cores)
 #   BENCH_ITEMS     which items, e.g. "step epoch" (default "step data epoch eval drift")
 #   BENCH_N         images per data set for the data pipeline and eval (default 128)
@@ -36,8 +37,8 @@ if [ -n "${FULL:-}" ] && [ "${FULL}" != 0 ]; then
   mode=FULL; pairs=${BENCH_PAIRS:-5}; n=${BENCH_N:-128}; epoch_n=${BENCH_EPOCH_N:-256}
   step_steps=${BENCH_STEPS:-3}; drift_batch=8; drift_pairs=2
 else
-  mode=QUICK; pairs=${BENCH_PAIRS:-3}; n=${BENCH_N:-128}; epoch_n=${BENCH_EPOCH_N:-64}
-  step_steps=${BENCH_STEPS:-1}; drift_batch=2; drift_pairs=1
+  mode=QUICK; pairs=${BENCH_PAIRS:-2}; n=${BENCH_N:-128}; epoch_n=${BENCH_EPOCH_N:-64}
+  step_steps=${BENCH_STEPS:-1}; drift_batch=2; drift_pairs=0
 fi
 step_warmup=1
 threads=${BENCH_THREADS:-2}
@@ -52,9 +53,7 @@ has() { case " $items " in *" $1 "*) return 0 ;; esac; return 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log "building bench/{trainstep,epoch,evalrate,datapipe,procmon}"
-for p in trainstep epoch evalrate datapipe procmon; do
-  (cd "$here" && go build -o "$work/$p" "./bench/$p")
-done
+(cd "$here" && go build -o "$work/" ./bench/trainstep ./bench/epoch ./bench/evalrate ./bench/datapipe ./bench/procmon)
 procmon="$work/procmon"
 
 # Data sets (made once, reused): synthetic fundus JPEGs from bench/datapipe --make, labels
@@ -131,10 +130,16 @@ if has eval; then
 fi
 
 if has drift; then
-  dpairs=$drift_pairs
   args=(--batch "$drift_batch" --size 32 --threads "$threads" --warmup 0 --steps 1000 --rss_at 100,1000)
-  pairs_of drift "resnet_small b$drift_batch 32px" "$dpairs" "$work/trainstep" --model resnet_small "${args[@]}" -- \
-    "$py" "$here/bench/trainstep.py" --model resnet_small --arch resnet34 "${args[@]}"
+  if [ "$drift_pairs" -gt 0 ]; then
+    pairs_of drift "resnet_small b$drift_batch 32px" "$drift_pairs" "$work/trainstep" --model resnet_small "${args[@]}" -- \
+      "$py" "$here/bench/trainstep.py" --model resnet_small --arch resnet34 "${args[@]}"
+  else # QUICK: drgrade's drift only
+    o=$(cd "$work" && "$work/trainstep" --model resnet_small "${args[@]}" 2>>"$work/stderr.log" | tail -n 1) ||
+      die "drift: drgrade run failed$(tail -n 20 "$work/stderr.log")"
+    record drift "resnet_small b$drift_batch 32px" 1 drgrade "$o"
+    log "drift: done ($((SECONDS - t0)) s so far)"
+  fi
 fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 cp "$results" "$out_file"

@@ -5,6 +5,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/torchext"
 )
 
 // Criterion computes a scalar training loss from logits [N, C] and int64 targets [N].
@@ -64,7 +66,7 @@ func NewCrossEntropy(weights []float64) (*CrossEntropy, error) {
 		for i, v := range weights {
 			w32[i] = float32(v)
 		}
-		t, err := ts.NewTensorFromData(w32, []int64{int64(len(w32))})
+		t, err := torchext.FromSlice(w32, []int64{int64(len(w32))})
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +112,7 @@ func NewFocalPerClass(alpha []float64, gamma float64) (*Focal, error) {
 	for i, v := range alpha {
 		a32[i] = float32(v)
 	}
-	t, err := ts.NewTensorFromData(a32, []int64{int64(len(a32))})
+	t, err := torchext.FromSlice(a32, []int64{int64(len(a32))})
 	if err != nil {
 		return nil, err
 	}

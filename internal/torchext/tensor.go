@@ -6,6 +6,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unsafe"
 
@@ -103,3 +104,49 @@ func RNGState() (*ts.Tensor, error) {
 
 // SetRNGState restores a state returned by RNGState (torch.set_rng_state).
 func SetRNGState(state *ts.Tensor) error { return cerr(C.tx_set_rng_state(state.Ctensor())) }
+
+// Scalar type codes of c10::ScalarType, for FromSlice.
+const (
+	scalarInt64   = 4
+	scalarFloat32 = 6
+	scalarFloat64 = 7
+)
+
+// FromSlice returns a new CPU tensor of the given shape holding a copy of data ([]float32,
+// []float64 or []int64); the caller owns it. It copies the slice in one memcpy, where gotch's
+// ts.NewTensorFromData checks and copies element by element through reflection (~0.1 s per
+// batch of 32 images of 224²).
+func FromSlice(data any, shape []int64) (*ts.Tensor, error) {
+	var ptr unsafe.Pointer
+	var nbytes, dtype int
+	switch d := data.(type) {
+	case []float32:
+		dtype, nbytes = scalarFloat32, 4*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	case []float64:
+		dtype, nbytes = scalarFloat64, 8*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	case []int64:
+		dtype, nbytes = scalarInt64, 8*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	default:
+		return nil, fmt.Errorf("FromSlice: unsupported data type %T", data)
+	}
+	var shp unsafe.Pointer
+	if len(shape) > 0 {
+		shp = unsafe.Pointer(&shape[0])
+	}
+	var out unsafe.Pointer
+	// The Go slices hold no Go pointers and are only read during the call (cgo's rules).
+	if err := cerr(C.tx_tensor_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)),
+		C.int(dtype), &out)); err != nil {
+		return nil, err
+	}
+	return ts.FromCtensor(out), nil
+}

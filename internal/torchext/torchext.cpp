@@ -164,6 +164,21 @@ char *tx_set_rng_state(void *state) {
   }
 }
 
+char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
+                           int dtype, void **out) {
+  try {
+    std::vector<int64_t> sizes(shape, shape + ndim);
+    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)));
+    TORCH_CHECK(static_cast<long long>(t.nbytes()) == nbytes, "tensor of shape ", t.sizes(), " and dtype ",
+                t.scalar_type(), " needs ", t.nbytes(), " bytes, got ", nbytes);
+    if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
+    *out = new at::Tensor(std::move(t));
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
 void tx_zero_grad(void **params, int n) {
   for (int i = 0; i < n; ++i) static_cast<at::Tensor *>(params[i])->mutable_grad().reset();
 }

@@ -50,6 +50,18 @@ void tx_set_num_threads(int n);
 int tx_get_num_threads(void);
 void tx_manual_seed(unsigned long long seed);
 
+// The caching CPU allocator (allocator.cpp): install it as libtorch's CPU allocator with a cap
+// on cached bytes; read its counters; give its cached blocks back to the C heap.
+void tx_cpu_cache_install(unsigned long long limit_bytes);
+void tx_cpu_cache_stats(unsigned long long *cached, unsigned long long *limit,
+                        unsigned long long *hits, unsigned long long *misses, bool *installed);
+void tx_cpu_cache_release(void);
+
+// A new contiguous CPU tensor of the given shape and c10::ScalarType code, filled with a copy
+// of the nbytes at data (which the caller keeps).
+char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
+                           int dtype, void **out);
+
 // Build information of the linked libtorch.
 const char *tx_torch_version(void);
 bool tx_cuda_compiled(void);

@@ -7,6 +7,8 @@ import (
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/torchext"
 )
 
 // Entry is one named tensor of a state_dict.
@@ -259,8 +261,13 @@ func describeShape(s []int64) string {
 
 // TensorFrom copies a Go slice ([]float32, []float64, []int64, ...) into a new CPU tensor
 // of the given shape; the caller owns it. Unlike ts.NewTensorFromData it accepts the empty
-// shape of a 0-dim tensor (num_batches_tracked).
+// shape of a 0-dim tensor (num_batches_tracked), and copies []float32, []float64 and []int64
+// in one memcpy instead of element by element.
 func TensorFrom(data any, shape []int64) (*ts.Tensor, error) {
+	switch data.(type) {
+	case []float32, []float64, []int64:
+		return torchext.FromSlice(data, shape)
+	}
 	if len(shape) > 0 {
 		return ts.NewTensorFromData(data, shape)
 	}

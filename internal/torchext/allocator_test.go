@@ -1,0 +1,150 @@
+package torchext
+
+import (
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+func TestCPUCacheLimit(t *testing.T) {
+	const gib = uint64(1) << 30
+	for _, c := range []struct {
+		v       string
+		want    uint64
+		wantErr bool
+	}{
+		{"", 6 * gib, false}, // a quarter of 24 GiB
+		{"off", 0, false},
+		{"OFF", 0, false},
+		{"0", 0, false},
+		{" 512 ", 512 << 20, false},
+		{"2048", 2 * gib, false},
+		{"-1", 0, true},
+		{"1.5", 0, true},
+		{"lots", 0, true},
+	} {
+		got, err := cpuCacheLimit(c.v, 24*gib)
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("cpuCacheLimit(%q) = %d, %v; want %d, error %v", c.v, got, err, c.want, c.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), CPUCacheEnv) {
+			t.Errorf("cpuCacheLimit(%q): error %q does not name %s", c.v, err, CPUCacheEnv)
+		}
+	}
+}
+
+// TestCPUCacheReusesBlocks: a freed buffer of 1 MiB or more is kept and handed back for the
+// next request of the same size, and a reused (dirty) block still gives the values ops promise.
+func TestCPUCacheReusesBlocks(t *testing.T) {
+	if os.Getenv(CPUCacheEnv) != "" {
+		t.Skipf("%s is set", CPUCacheEnv)
+	}
+	onLockedThread(t, func() {
+		s0 := CPUCache()
+		if !s0.Installed || s0.LimitBytes == 0 {
+			t.Fatalf("caching CPU allocator not installed: %+v", s0)
+		}
+		shape := []int64{1, 3, 301, 307} // 1.06 MiB of float32, an unusual size
+		a := ts.MustOnes(shape, gotch.Float, gotch.CPU)
+		a.MustDrop()
+		s1 := CPUCache()
+		if s1.CachedBytes < s0.CachedBytes+4*301*307*3 {
+			t.Fatalf("freeing a 1 MiB tensor: cached %d → %d bytes, want it kept", s0.CachedBytes, s1.CachedBytes)
+		}
+		z := ts.MustZeros(shape, gotch.Float, gotch.CPU) // gets the block of ones back
+		defer z.MustDrop()
+		s2 := CPUCache()
+		if s2.Hits != s1.Hits+1 || s2.CachedBytes >= s1.CachedBytes {
+			t.Fatalf("same-size request after a free: hits %d → %d, cached %d → %d; want a hit", s1.Hits, s2.Hits, s1.CachedBytes, s2.CachedBytes)
+		}
+		sum, err := z.Sum(gotch.Double, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sum.MustDrop()
+		if v, _ := sum.Float64Value([]int64{}); v != 0 {
+			t.Fatalf("zeros on a reused block sums to %v", v)
+		}
+		ReleaseCPUCache()
+		if c := CPUCache().CachedBytes; c != 0 {
+			t.Fatalf("after ReleaseCPUCache %d bytes are still cached", c)
+		}
+	})
+}
+
+// TestCPUCacheOff: DRGRADE_CPU_CACHE_MB=off leaves c10's own allocator in place (run in a child
+// process, since the allocator is chosen when the package loads).
+func TestCPUCacheOff(t *testing.T) {
+	if os.Getenv("TX_CPU_CACHE_CHILD") == "1" {
+		if CPUCache().Installed {
+			t.Fatal("caching allocator installed although " + CPUCacheEnv + "=off")
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCPUCacheOff$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TX_CPU_CACHE_CHILD=1", CPUCacheEnv+"=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+func TestFromSlice(t *testing.T) {
+	onLockedThread(t, func() {
+		for _, c := range []struct {
+			name  string
+			data  any
+			shape []int64
+			kind  gotch.DType
+		}{
+			{"float32 2x3", []float32{1, -2, 3.5, 4, 5, 6e-30}, []int64{2, 3}, gotch.Float},
+			{"float64 3", []float64{1e300, -2, 0.1}, []int64{3}, gotch.Double},
+			{"int64 2x2x1", []int64{1 << 40, -7, 0, 3}, []int64{2, 2, 1}, gotch.Int64},
+			{"0-dim", []int64{42}, []int64{}, gotch.Int64},
+			{"empty", []float32{}, []int64{0, 3}, gotch.Float},
+		} {
+			x, err := FromSlice(c.data, c.shape)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if x.DType() != c.kind || !reflect.DeepEqual(x.MustSize(), c.shape) {
+				t.Errorf("%s: dtype %v shape %v, want %v %v", c.name, x.DType(), x.MustSize(), c.kind, c.shape)
+			}
+			var got any
+			switch c.kind {
+			case gotch.Float:
+				got = x.Vals()
+			case gotch.Double:
+				got = x.Vals()
+			case gotch.Int64:
+				got = x.Vals()
+			}
+			if !reflect.DeepEqual(got, c.data) {
+				t.Errorf("%s: values %v, want %v", c.name, got, c.data)
+			}
+			x.MustDrop()
+		}
+		for _, c := range []struct {
+			name  string
+			data  any
+			shape []int64
+			want  string
+		}{
+			{"too few", []float32{1, 2}, []int64{3}, "needs 12 bytes, got 8"},
+			{"too many", []int64{1, 2, 3}, []int64{2}, "needs 16 bytes, got 24"},
+			{"int32", []int32{1}, []int64{1}, "unsupported data type []int32"},
+		} {
+			x, err := FromSlice(c.data, c.shape)
+			if err == nil {
+				x.MustDrop()
+				t.Errorf("%s: no error", c.name)
+			} else if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: error %q, want it to contain %q", c.name, err, c.want)
+			}
+		}
+	})
+}
