@@ -31,14 +31,27 @@
 //     entropy-coded data is corrupt is an error (libjpeg only warns and decodes what it can);
 //     libjpeg's harmless warnings (e.g. junk bytes before a marker) are ignored, as in Pillow.
 //
-// Build: the default build is cgo and links libturbojpeg (and, as internal/torchext is
-// drgrade's one cgo package, libtorch); setup-libtorch.sh installs libturbojpeg0-dev. Build
-// with -tags purego for a pure-Go package with only the PureGo JPEG decoder.
+// Windows: Encoded holds an encoded file (recycling its buffers across files) and can decode
+// just a window of a colour JPEG (4:4:4, 4:2:2, 4:2:0 or 4:4:0, baseline or progressive) with
+// LibjpegTurbo: libjpeg-turbo decodes only the needed columns (jpeg_crop_scanline, with one
+// iMCU column of margin, because fancy upsampling at a cut edge differs from a full decode)
+// and the rows down to the window's last, skipping those above. The window's pixels equal the
+// full decode's byte for byte (tested on every window shape and subsampling). Data below the
+// window is not read, so damage there is not reported; trainer.Preflight (--check_images, on
+// by default) decodes every image in full before training, which catches it. Other images
+// are decoded whole. transforms.Pipeline.RunSource uses this so the loader decodes only what
+// the first transform reads.
+//
+// Build: the default build is cgo and links libturbojpeg and libjpeg (and, as
+// internal/torchext is drgrade's one cgo package, libtorch); setup-libtorch.sh installs
+// libturbojpeg0-dev and libjpeg62-turbo-dev. Build with -tags purego for a pure-Go package with
+// only the PureGo JPEG decoder (and no window decoding).
 //
 // Errors are *Error values naming the file and the kind of failure (ErrEmpty,
 // ErrUnknownFormat, ErrTruncated, ErrCorrupt, ErrUnsupported, ErrTooLarge; test with
 // errors.Is). Images above Pillow's decompression-bomb limit (MaxPixels) are refused before
 // decoding, as Pillow does.
 //
-// Everything here is safe for concurrent use: the decoders keep no shared state.
+// Everything here is safe for concurrent use (the decoders keep no shared state), except an
+// Encoded, which belongs to one goroutine at a time.
 package imageio

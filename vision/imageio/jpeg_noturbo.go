@@ -2,7 +2,10 @@
 
 package imageio
 
-import "errors"
+import (
+	"errors"
+	"image"
+)
 
 // haveLibjpegTurbo says whether the LibjpegTurbo decoder is compiled in: not in this build
 // (-tags purego or no cgo), so Decoder.jpegDecoder never selects it.
@@ -13,3 +16,7 @@ var errNoTurbo = errors.New("libjpeg-turbo decoder not compiled in")
 func turboSize([]byte) (int, int, error) { return 0, 0, errNoTurbo }
 
 func decodeJPEGTurbo([]byte) (*RGB, error) { return nil, errNoTurbo }
+
+func turboWindowLayout([]byte) (int, int, regionLayout, bool) { return 0, 0, nil, false }
+
+func decodeRegionTurbo([]byte, image.Rectangle, []uint8) error { return errNoTurbo }

@@ -4,6 +4,7 @@ package imageio
 
 import (
 	"errors"
+	"image"
 	"strings"
 
 	"github.com/drgrade/drgrade/internal/torchext"
@@ -59,14 +60,45 @@ func decodeJPEGTurbo(data []byte) (*RGB, error) {
 // is reported as a warning too), so the file is accepted only if that last message is the
 // first one again: a single harmless warning, or one repeated.
 func turboDecode(data, buf []byte, w, h int, pf torchext.JPEGPixelFormat) error {
-	err := torchext.DecodeJPEG(data, buf, w, h, pf, true)
+	return turboRetry(func(stopOnWarning bool) error {
+		return torchext.DecodeJPEG(data, buf, w, h, pf, stopOnWarning)
+	})
+}
+
+// turboRetry runs decode with turboDecode's warning policy: stop at the first warning, and
+// when it is harmless decode again to the end and accept a single (or repeated) harmless one.
+func turboRetry(decode func(stopOnWarning bool) error) error {
+	err := decode(true)
 	if first, ok := err.(*torchext.JPEGError); ok && first.Warning && harmless(first.Msg) {
-		err = torchext.DecodeJPEG(data, buf, w, h, pf, false)
+		err = decode(false)
 		if last, ok := err.(*torchext.JPEGError); ok && last.Warning && last.Msg == first.Msg {
 			err = nil
 		}
 	}
 	return turboError(err)
+}
+
+// turboWindowLayout reports whether libjpeg-turbo can decode windows of data
+// (torchext.DecodeJPEGRegion): a JPEG whose header both TurboJPEG (as turboSize reads it) and
+// libjpeg accept, with a Regular layout (three components, YCbCr or RGB, 4:4:4, 4:2:2, 4:2:0
+// or 4:4:0). Anything else, or a header error, is left to the full decode.
+func turboWindowLayout(data []byte) (w, h int, l regionLayout, ok bool) {
+	if _, err := torchext.DecodeJPEGHeader(data); err != nil {
+		return 0, 0, nil, false
+	}
+	jl, err := torchext.ReadJPEGLayout(data)
+	if err != nil || !jl.Regular {
+		return 0, 0, nil, false
+	}
+	return jl.Width, jl.Height, jl, true
+}
+
+// decodeRegionTurbo decodes region (from the layout's RegionFor) into buf with turboDecode's
+// warning policy and errors.
+func decodeRegionTurbo(data []byte, region image.Rectangle, buf []uint8) error {
+	return turboRetry(func(stopOnWarning bool) error {
+		return torchext.DecodeJPEGRegion(data, buf, region, stopOnWarning)
+	})
 }
 
 // harmless says whether a libjpeg warning leaves the image data intact: JWRN_EXTRANEOUS_DATA,

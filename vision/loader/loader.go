@@ -185,8 +185,10 @@ func (b *Batch) Release() {
 	b.Images, b.Labels, b.Index = nil, nil, nil
 }
 
-// load builds batch bi of an epoch's order.
-func (l *Loader) load(epoch int, order []int, bi int) (*Batch, error) {
+// load builds batch bi of an epoch's order. src is the calling goroutine's file buffer: its
+// recycled buffers hold each file and the decoded window only until the pipeline's first step
+// has returned (the steps copy), so a worker reuses one for all its images.
+func (l *Loader) load(epoch int, order []int, bi int, src *imageio.Encoded) (*Batch, error) {
 	lo := bi * l.opts.BatchSize
 	hi := min(lo+l.opts.BatchSize, len(order))
 	per := 3 * l.crop * l.crop
@@ -200,14 +202,14 @@ func (l *Loader) load(epoch int, order []int, bi int) (*Batch, error) {
 	b := &Batch{Images: images, H: l.crop, W: l.crop, l: l}
 	for _, idx := range order[lo:hi] {
 		path := l.ds.Paths[idx]
-		img, err := imageio.Decode(path)
-		if err == nil && (img.W < 1 || img.H < 1) {
-			err = fmt.Errorf("%s: empty image", path)
-		}
+		// The pipeline decodes the file: only the window its first step reads when it can
+		// (Pipeline.RunSource), else all of it, as imageio.Decode (whose images are never
+		// empty) would.
+		err := src.ReadFile(path)
 		var s transforms.Sample
 		if err == nil {
 			dst := images[b.N*per : (b.N+1)*per]
-			s, err = l.pipe.Run(img, l.SampleRand(epoch, idx), dst)
+			s, err = l.pipe.RunSource(src, l.SampleRand(epoch, idx), dst)
 			if err == nil && (s.H != l.crop || s.W != l.crop) {
 				err = fmt.Errorf("%s: transform produced %d×%d, want %d×%d", path, s.W, s.H, l.crop, l.crop)
 			}
@@ -237,6 +239,7 @@ var ErrClosed = errors.New("loader: iterator closed")
 // Iter delivers one epoch's batches in order.
 type Iter struct {
 	l      *Loader
+	src    imageio.Encoded // the synchronous loader's file buffer
 	epoch  int
 	order  []int
 	next   int
@@ -287,8 +290,9 @@ func (l *Loader) Epoch(epoch int) *Iter {
 		it.wg.Add(1)
 		go func() {
 			defer it.wg.Done()
+			var src imageio.Encoded // this worker's file and window buffers
 			for bi := range jobs {
-				b, err := l.load(epoch, it.order, bi)
+				b, err := l.load(epoch, it.order, bi, &src)
 				select {
 				case it.slots[bi] <- result{b, err}:
 				case <-it.done:
@@ -314,7 +318,7 @@ func (it *Iter) Next() (*Batch, error) {
 	bi := it.next
 	it.next++
 	if it.slots == nil {
-		return it.l.load(it.epoch, it.order, bi)
+		return it.l.load(it.epoch, it.order, bi, &it.src)
 	}
 	r := <-it.slots[bi]
 	<-it.sem

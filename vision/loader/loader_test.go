@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
 
@@ -290,6 +292,88 @@ func TestDefaultWorkers(t *testing.T) {
 	} {
 		if got := DefaultWorkers(tc.batch); got != tc.want {
 			t.Errorf("DefaultWorkers(%d) = %d, want %d", tc.batch, got, tc.want)
+		}
+	}
+}
+
+// TestLoaderMatchesFullDecode: batches from a set of JPEGs of every subsampling (decoded only
+// around each first step's window), a 4:1:1 JPEG, a grey one and a PNG (decoded whole) equal,
+// bit for bit, the pipeline's Run on each image's full decode with the sample's Rand, for the
+// train and val pipelines, synchronously and with workers.
+func TestLoaderMatchesFullDecode(t *testing.T) {
+	src, err := filepath.Glob("../imageio/testdata/region/*.jpg")
+	if err != nil || len(src) < 10 {
+		t.Fatalf("region corpus: %d files (%v)", len(src), err)
+	}
+	src = append(src, "../imageio/testdata/images/images/gray_q85_130x70.jpg",
+		"../imageio/testdata/images/images/rgb_97x61.png", "../imageio/testdata/images/images/fundus_2000x1300_q75.jpg")
+	root := t.TempDir()
+	var labels strings.Builder
+	for _, s := range src {
+		for _, split := range []string{"train", "val"} {
+			b, err := os.ReadFile(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(root, split), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, split, filepath.Base(s)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&labels, "%s 0\n", filepath.Base(s))
+	}
+	for _, split := range []string{"train", "val"} {
+		if err := os.WriteFile(filepath.Join(root, split+".txt"), []byte(labels.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := dataset.Load(root, split, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := transforms.DefaultConfig()
+		pipe, err := transforms.TrainPipeline(cfg)
+		if split == "val" {
+			pipe, err = transforms.ValPipeline(cfg)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{0, 2} {
+			l, err := New(ds, pipe, cfg.CropSize, Options{BatchSize: 4, Workers: workers, Shuffle: true, Seed: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if workers == 0 {
+				l.opts.Workers = 0 // New turns 0 into the default; load on the consumer's goroutine
+			}
+			per := 3 * cfg.CropSize * cfg.CropSize
+			for epoch := range 2 {
+				compared := 0
+				for bi, b := range collect(t, l, epoch) {
+					compared += b.N
+					for k, idx := range b.Index {
+						img, err := imageio.Decode(ds.Paths[idx])
+						if err != nil {
+							t.Fatal(err)
+						}
+						want, err := pipe.Run(img, l.SampleRand(epoch, idx), nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got := b.Images[k*per : (k+1)*per]
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want.CHW[i]) {
+								t.Fatalf("%s workers %d epoch %d batch %d: %s value %d differs from the full decode's", split, workers, epoch, bi, ds.Paths[idx], i)
+							}
+						}
+					}
+				}
+				if compared != len(src) {
+					t.Fatalf("%s workers %d epoch %d: %d samples, want %d", split, workers, epoch, compared, len(src))
+				}
+			}
 		}
 	}
 }

@@ -20,6 +20,11 @@
 // reproducible). Pipeline.Append adds steps before ToTensor + Normalize (docs/extending.md).
 // A custom step must not modify its input image, for the reason below.
 //
+// Decoding less: a step that reads only part of its input implements Windowed (RandomResizedCrop
+// and ResizeCenterCropStep do); Pipeline.RunSource then draws the first step's parameters
+// from the image size, has the Source (imageio.Encoded) decode only that window, and finishes
+// the step from it, with the same pixels, tensors and random draws as Run on the full decode.
+//
 // Ownership and threading: no function or transform modifies its input image; the functional
 // forms always allocate their result, while a Transform that leaves an image unchanged (a
 // RandomHorizontalFlip that does not flip) returns its input, as torchvision does. Images may

@@ -106,6 +106,12 @@ func (p *Pipeline) Run(img *imageio.RGB, rng Rand, dst []float32) (Sample, error
 	if err != nil {
 		return Sample{}, err
 	}
+	return p.tensor(out, dst)
+}
+
+// tensor is the fused ToTensor + Normalize of the steps' output.
+func (p *Pipeline) tensor(out *imageio.RGB, dst []float32) (Sample, error) {
+	var err error
 	lut := p.lut
 	if lut == nil { // a Pipeline built as a literal
 		if lut, err = NewNormalizeLUT(p.Mean, p.Std); err != nil {

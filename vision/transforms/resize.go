@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"sync"
 
@@ -158,8 +159,9 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // Each pass rounds to 8 bits, so the pass order matters: Pillow runs the horizontal pass first
 // unless the height shrinks by more than twice as many pixels as the width. Every output pixel
 // depends only on its own coefficients and the pixels they cover, so computing a window gives
-// exactly the pixels a full resize followed by a crop gives. The input window must lie inside
-// src and the output window inside outW×outH.
+// exactly the pixels a full resize followed by a crop gives. The output window must lie inside
+// outW×outH, and src must hold the input pixels the output window reads (resampleReads): the
+// whole w×h window, or just that part, in which case x0 or y0 may be negative.
 func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *imageio.RGB {
 	out := imageio.NewRGB(cw, ch)
 	if cw == 0 || ch == 0 {
@@ -181,10 +183,8 @@ func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *i
 		}
 	case !needV:
 		computeCoeffs(&s.h, w, outW, ox, cw)
-		for y := 0; y < ch; y++ {
-			o := base + (oy+y)*sstride
-			horizontalRow(out.Pix[y*cw*3:(y+1)*cw*3], src.Pix[o:o+w*3], &s.h, 0)
-		}
+		c0, c1 := s.h.span()
+		horizontalPass(out.Pix, cw*3, src.Pix, base+oy*sstride+c0*3, sstride, (c1-c0)*3, ch, &s.h, c0)
 	case !needH:
 		computeCoeffs(&s.v, h, outH, oy, ch)
 		s.verticalPass(out.Pix, cw*3, src.Pix, sstride, base+ox*3, cw*3, ch)
@@ -193,12 +193,10 @@ func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *i
 		computeCoeffs(&s.v, h, outH, oy, ch)
 		computeCoeffs(&s.h, w, outW, ox, cw)
 		r0, r1 := s.v.span()
+		c0, c1 := s.h.span()
 		rows := r1 - r0
 		tmp := s.tmpBuf(rows * cw * 3)
-		for r := 0; r < rows; r++ {
-			o := base + (r0+r)*sstride
-			horizontalRow(tmp[r*cw*3:(r+1)*cw*3], src.Pix[o:o+w*3], &s.h, 0)
-		}
+		horizontalPass(tmp, cw*3, src.Pix, base+r0*sstride+c0*3, sstride, (c1-c0)*3, rows, &s.h, c0)
 		// tmp row r holds window row r0+r.
 		s.verticalPass(out.Pix, cw*3, tmp, cw*3, -r0*cw*3, cw*3, ch)
 	default:
@@ -209,11 +207,30 @@ func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *i
 		cols := c1 - c0
 		tmp := s.tmpBuf(ch * cols * 3)
 		s.verticalPass(tmp, cols*3, src.Pix, sstride, base+c0*3, cols*3, ch)
-		for y := 0; y < ch; y++ {
-			horizontalRow(out.Pix[y*cw*3:(y+1)*cw*3], tmp[y*cols*3:(y+1)*cols*3], &s.h, c0)
-		}
+		horizontalPass(out.Pix, cw*3, tmp, 0, cols*3, cols*3, ch, &s.h, c0)
 	}
 	return out
+}
+
+// resampleReads returns the input pixels resample reads (in the w×h window's coordinates) for
+// the output window of size cw×ch at (ox, oy) of outW×outH: the columns and rows the
+// coefficients of the passes that run cover, or the copied block when neither runs.
+func resampleReads(w, h, outW, outH, ox, oy, cw, ch int) image.Rectangle {
+	if cw == 0 || ch == 0 {
+		return image.Rectangle{}
+	}
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	x0, x1, y0, y1 := ox, ox+cw, oy, oy+ch
+	if outW != w {
+		computeCoeffs(&s.h, w, outW, ox, cw)
+		x0, x1 = s.h.span()
+	}
+	if outH != h {
+		computeCoeffs(&s.v, h, outH, oy, ch)
+		y0, y1 = s.v.span()
+	}
+	return image.Rect(x0, y0, x1, y1)
 }
 
 func (s *scratch) tmpBuf(n int) []uint8 {
@@ -299,6 +316,15 @@ func verticalAccumulate(acc []uint64, rows [][]uint8, c []int32, n int) {
 	}
 }
 
+// horizontalPassGo is horizontalPass in Go: horizontalRow over each line.
+func horizontalPassGo(dst []uint8, dstStride int, src []uint8, off, stride, lineLen, rows int, c *coeffs, shift int) {
+	n := len(c.start) * 3
+	for r := 0; r < rows; r++ {
+		o := off + r*stride
+		horizontalRow(dst[r*dstStride:r*dstStride+n], src[o:o+lineLen], c, shift)
+	}
+}
+
 // horizontalRow mirrors ImagingResampleHorizontal_8bpc for one RGB line; line starts at input
 // pixel shift. The small tap counts of up- and moderate downscaling get straight-line code (the
 // per-pixel loop overhead dominates there); longer filters take four taps per iteration.
@@ -311,6 +337,8 @@ func horizontalRow(dst, line []uint8, c *coeffs, shift int) {
 		kk := c.k[xx*ks : xx*ks+cnt]
 		var s0, s1, s2 int32
 		switch cnt {
+		case 0: // no taps (never for bilinear weights, but line may not reach start then)
+			s0, s1, s2 = half, half, half
 		case 2:
 			q, k := (*[6]uint8)(line[st:st+6]), (*[2]int32)(kk)
 			s0 = half + int32(q[0])*k[0] + int32(q[3])*k[1]

@@ -20,13 +20,23 @@ type Compose []Transform
 
 // Apply runs the steps in order.
 func (c Compose) Apply(img *imageio.RGB, rng Rand) (*imageio.RGB, error) {
+	return c.applyFrom(img, rng, 0)
+}
+
+// applyFrom runs the steps from index start on.
+func (c Compose) applyFrom(img *imageio.RGB, rng Rand, start int) (*imageio.RGB, error) {
 	var err error
-	for i, t := range c {
-		if img, err = t.Apply(img, rng); err != nil {
-			return nil, fmt.Errorf("step %d (%T): %w", i, t, err)
+	for i := start; i < len(c); i++ {
+		if img, err = c[i].Apply(img, rng); err != nil {
+			return nil, stepError(i, c[i], err)
 		}
 	}
 	return img, nil
+}
+
+// stepError names the step of a Compose that failed.
+func stepError(i int, t Transform, err error) error {
+	return fmt.Errorf("step %d (%T): %w", i, t, err)
 }
 
 // ResizeStep mirrors torchvision.transforms.Resize(size) with bilinear interpolation.
