@@ -1,6 +1,6 @@
 """PyTorch reference for bench/datapipe (drgrade's loader): the script's data path, timed.
 
-DR_Grading_Dataset semantics as in dataload_DR_grading.py (PIL Image.open, convert('RGB') when
+train_ref.DR_Grading_Dataset (dataload_DR_grading.py's: PIL Image.open, convert('RGB') when
 the mode is not RGB, the torchvision transform, collate_fn stacking images and a label tensor)
 under torch.utils.data.DataLoader(batch_size, shuffle for train, num_workers, collate_fn), with
 train_imbalance.py's transforms. pin_memory is off: the script asks for it, but without CUDA
@@ -12,45 +12,22 @@ to the last batch. Prints {images, seconds, images_per_s} as JSON, like bench/da
 Run with the venv's python: ~/.cache/drgrade/venv/bin/python bench/datapipe.py --data DIR.
 """
 import argparse
+import io
 import json
 import os
+import sys
 import time
+from contextlib import redirect_stdout
 
 import PIL
 import torch
 import torchvision
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision import transforms
 
-
-class DRGradingDataset(Dataset):
-    """dataload_DR_grading.DR_Grading_Dataset without its print."""
-
-    def __init__(self, data_path, labels_file, transform=None):
-        self.transform = transform
-        self.images_path, self.images_label = [], []
-        with open(labels_file) as f:
-            for line in f:
-                name, label = line.strip().split()
-                self.images_path.append(os.path.join(data_path, name))
-                self.images_label.append(int(label))
-
-    def __len__(self):
-        return len(self.images_path)
-
-    def __getitem__(self, idx):
-        img = Image.open(self.images_path[idx])
-        if img.mode != 'RGB':
-            img = img.convert('RGB')
-        if self.transform:
-            img = self.transform(img)
-        return img, self.images_label[idx]
-
-    @staticmethod
-    def collate_fn(batch):
-        images, labels = tuple(zip(*batch))
-        return torch.stack(images, dim=0), torch.tensor(labels)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+with redirect_stdout(io.StringIO()):
+    import train_ref  # noqa: E402  (its DR_Grading_Dataset, dataload_DR_grading.py's)
 
 
 def pipeline(name):
@@ -77,8 +54,9 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
     nw = a.workers or min([os.cpu_count(), a.batch if a.batch > 1 else 0, 8])
-    ds = DRGradingDataset(os.path.join(a.data, a.pipeline), os.path.join(a.data, a.pipeline + '.txt'),
-                          transform=pipeline(a.pipeline))
+    with redirect_stdout(io.StringIO()):  # the data set's "N images were found"
+        ds = train_ref.DR_Grading_Dataset(os.path.join(a.data, a.pipeline), os.path.join(a.data, a.pipeline + '.txt'),
+                                          transform=pipeline(a.pipeline))
     dl = DataLoader(ds, batch_size=a.batch, shuffle=a.pipeline == 'train', pin_memory=False,
                     num_workers=nw, collate_fn=ds.collate_fn)
 

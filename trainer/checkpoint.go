@@ -11,6 +11,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/atomicfile"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/models/pth"
@@ -237,11 +238,12 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 	return nil
 }
 
-// staleTempPatterns are the temporary files of the weights folder's atomic writes: pth.Save
-// for DDR.pth and last.pth, writeAtomic for metrics.json and metrics.csv (".<name>.tmp<random>"),
-// and the plot package's for the figures (".<name>.tmp-<random>").
-var staleTempPatterns = []string{".DDR.pth.tmp*", ".last.pth.tmp*", ".metrics.json.tmp*", ".metrics.csv.tmp*",
-	".curves.png.tmp-*", ".confusion_matrix.png.tmp-*"}
+// staleTempPatterns are the temporary files of the weights folder's atomic writes
+// (internal/atomicfile): DDR.pth and last.pth, metrics.json and metrics.csv, the figures.
+// The figures once used ".tmp-<random>"; the globs match those names too.
+var staleTempPatterns = []string{atomicfile.TempPattern("DDR.pth"), atomicfile.TempPattern("last.pth"),
+	atomicfile.TempPattern("metrics.json"), atomicfile.TempPattern("metrics.csv"),
+	atomicfile.TempPattern("curves.png"), atomicfile.TempPattern("confusion_matrix.png")}
 
 // removeStaleTemps deletes the temporary files that an earlier run killed in the middle of a
 // write (kill -9, power loss) left in the weights folder dir, and returns their paths. Only

@@ -13,6 +13,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 
+	"github.com/drgrade/drgrade/internal/atomicfile"
 	"github.com/drgrade/drgrade/trainer/metrics"
 	"github.com/drgrade/drgrade/trainer/plot"
 	"github.com/drgrade/drgrade/trainer/tblog"
@@ -216,33 +217,8 @@ func (l *runLog) final() {
 	printConfusion(l.out, *l.best)
 }
 
-// writeAtomic writes data to path through a temporary file and a rename, so a crash leaves
-// either the old or the new file.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp makes 0600 files
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// writeAtomic writes data to path so that a crash leaves either the old or the new file.
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteBytes(path, data) }
 
 // printTables prints the per-class table and the confusion matrix of one evaluation.
 func printTables(w io.Writer, r metrics.Report) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
 
 	xfont "golang.org/x/image/font"
 	gplot "gonum.org/v1/plot"
@@ -16,6 +14,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/drgrade/drgrade/internal/atomicfile"
 )
 
 // textStyle returns a Liberation Sans style; sans-serif reads better than
@@ -75,42 +75,13 @@ func render(path string, c *vgimg.Canvas, drawFn func(dc draw.Canvas) error) (pn
 	return buf.Bytes(), nil
 }
 
-// writeAtomic writes data to path via a temporary file in the same directory
-// and a rename, so readers never see a partial PNG and an existing file is
-// only replaced by a complete one.
-func writeAtomic(path string, data []byte) (err error) {
+// writeAtomic writes data to path so that readers never see a partial PNG and an existing
+// file is only replaced by a complete one.
+func writeAtomic(path string, data []byte) error {
 	if path == "" {
 		return errors.New("plot: empty output path")
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	// CreateTemp uses 0600; a figure is meant to be shared like any output.
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("plot: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteBytes(path, data); err != nil {
 		return fmt.Errorf("plot: writing %s: %w", path, err)
 	}
 	return nil
