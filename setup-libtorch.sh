@@ -146,13 +146,22 @@ else
 fi
 
 # --- 2. detect ABI, version and CUDA -----------------------------------------------------------
-# The C++11 ABI mangles std::string as std::__cxx11::basic_string: look for it in libc10's symbols.
-if nm -D --defined-only "$libtorch/lib/libc10.so" 2>/dev/null | grep -q '__cxx11'; then abi=1; else abi=0; fi
+# The C++11 ABI mangles std::string as std::__cxx11::basic_string: look at how libc10 spells
+# c10::detail::torchCheckFail(..., const std::string&). Not "any __cxx11 symbol": the pre-C++11
+# wheel carries a few (libstdc++'s own exception constructors), and `nm | grep -q` under pipefail
+# fails whenever grep quits before nm has written everything, which made the answer a race.
+c10_syms=$(nm -D --defined-only "$libtorch/lib/libc10.so" 2>/dev/null) || die "nm could not read $libtorch/lib/libc10.so (binutils installed?)"
+case "$c10_syms" in
+  *_ZN3c106detail14torchCheckFailEPKcS2_jRKNSt7__cxx1112basic_string*) abi=1 ;;
+  *_ZN3c106detail14torchCheckFailEPKcS2_jRKSs*) abi=0 ;;
+  *) die "cannot tell the C++ ABI of $libtorch/lib/libc10.so (no c10::detail::torchCheckFail symbol)" ;;
+esac
 vh="$libtorch/include/torch/csrc/api/include/torch/version.h"
 version=$(for k in MAJOR MINOR PATCH; do sed -n "s/^#define TORCH_VERSION_$k \([0-9]*\).*/\1/p" "$vh"; done | paste -sd. -)
 cuda=0
-if [ -f "$libtorch/lib/libtorch_cuda.so" ] && ! ldd "$libtorch/lib/libtorch_cuda.so" 2>/dev/null | grep -q 'not found'; then
-  cuda=1
+if [ -f "$libtorch/lib/libtorch_cuda.so" ]; then
+  cuda_ldd=$(ldd "$libtorch/lib/libtorch_cuda.so" 2>&1 || true)
+  case "$cuda_ldd" in *"not found"*) ;; *) cuda=1 ;; esac
 fi
 case "$version" in 2.1.*) ;; *) log "warning: libtorch $version found; gotch $gotch_version is generated for 2.1.x";; esac
 log "libtorch $version at $libtorch (C++11 ABI: $abi, CUDA: $cuda)"
