@@ -213,6 +213,34 @@ if n_out < 2000 or n_inplace < 200 or "malloc(0)" in s:
     sys.exit(f"gotch patch: unexpected tensor-generated.go ({n_out} outputs, {n_inplace} in-place ops)")
 open(p, "w").write(s)
 PY
+# A third bug: Scalars and Tensors carry finalizers that free their C objects, and a generated
+# op reads x.cscalar / x.ctensor and then makes the C call with nothing keeping x reachable, so
+# a collection in between frees what the call is using (`b.AddScalar_(ts.IntScalar(1))` failed
+# "s.isIntegral(false) INTERNAL ASSERT FAILED" under load). Keep every Scalar and Tensor
+# argument (and the receiver) alive until the op returns.
+"$python" - "$tp/gotch.new/ts/tensor-generated.go" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+head = re.compile(r"^func ?(\((\w+) \*Tensor\))? ?(\w+)\((.*?)\)\((.*?)\) ?\{ *$", re.M)
+patched = 0
+def keep(m):
+    global patched
+    names = [m.group(2)] if m.group(2) else []
+    for prm in filter(None, (x.strip() for x in m.group(4).split(","))):
+        name, _, typ = prm.partition(" ")
+        if typ in ("*Scalar", "*Tensor", "[]*Tensor"):
+            names.append(name)
+    if not names:
+        return m.group(0)
+    patched += 1
+    return m.group(0) + "".join(f"\n  defer runtime.KeepAlive({n})" for n in names)
+s = head.sub(keep, s)
+if patched < 2000 or '\nimport(\n  "unsafe"\n' not in s:
+    sys.exit(f"gotch patch: unexpected tensor-generated.go ({patched} ops with tensor or scalar arguments)")
+s = s.replace('\nimport(\n  "unsafe"\n', '\nimport(\n  "runtime"\n  "unsafe"\n', 1)
+open(p, "w").write(s)
+PY
 # A third cost, not a bug: every tensor wrapper drags a zeroed 100 KB Go block (bigStruct) so
 # that Go's collector runs often enough for finalizers to free forgotten tensors. drgrade
 # drops every tensor itself (tests count the live ones), and the block costs a 100 KB memclr

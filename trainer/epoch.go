@@ -388,7 +388,7 @@ func softmaxRows(pred *ts.Tensor, isProb bool) ([][]float32, error) {
 	}
 	n, c := int(size[0]), int(size[1])
 	v := make([]float32, n*c)
-	if err := sm.CopyData(v, uint(n*c)); err != nil {
+	if err := torchext.CopyTo(sm, v); err != nil {
 		return nil, err
 	}
 	rows := make([][]float32, n)

@@ -63,6 +63,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 	if !dist.main() {
 		out = io.Discard // rank 0 speaks for the run
 	}
+	// The script's main thread starts with grad mode on; the OS thread locked.Run landed on is
+	// one of Go's pool and may carry a mode some earlier caller left off (libtorch's is per thread).
+	torchext.SetGradEnabled(true)
 	// 固定随机种子 (seed_torch): the script's --seed was always on with seed 1.
 	torchext.ManualSeed(args.Seed)
 	fmt.Fprintln(out, "random seed has been fixed")

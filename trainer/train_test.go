@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/trainer/tblog"
 	"github.com/drgrade/drgrade/vision/models/pth"
 	"github.com/drgrade/drgrade/vision/synth"
@@ -220,5 +222,25 @@ func TestConfigValidate(t *testing.T) {
 	c := DefaultConfig()
 	if err := c.Validate(); err != nil {
 		t.Errorf("the script's defaults do not validate: %v", err)
+	}
+}
+
+// TestRunOnThreadWithGradOff: run starts from grad mode on whatever the OS thread it lands on
+// was left with (Go reuses threads; libtorch's grad mode is per thread), as the script's main
+// thread does. Before, a pooled thread left with grad off failed the first backward.
+func TestRunOnThreadWithGradOff(t *testing.T) {
+	cfg := tinyConfig(t, t.TempDir())
+	cfg.Epochs = 1
+	var err error
+	var log bytes.Buffer
+	locked.Run(func() {
+		torchext.SetGradEnabled(false)
+		_, err = run(cfg, &log, nil, nil)
+		if torchext.GradEnabled() != true {
+			t.Error("grad mode is off after run")
+		}
+	})
+	if err != nil {
+		t.Fatalf("run on a thread with grad off: %v\n%s", err, log.String())
 	}
 }

@@ -104,7 +104,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 			defer y.MustDrop()
 			outShape = y.MustSize()
 			logits = make([]float32, y.Numel())
-			return y.CopyData(logits, y.Numel())
+			return torchext.CopyTo(y, logits)
 		}()
 	}()
 	if err := <-errc; err != nil {

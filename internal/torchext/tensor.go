@@ -105,8 +105,9 @@ func RNGState() (*ts.Tensor, error) {
 // SetRNGState restores a state returned by RNGState (torch.set_rng_state).
 func SetRNGState(state *ts.Tensor) error { return cerr(C.tx_set_rng_state(state.Ctensor())) }
 
-// Scalar type codes of c10::ScalarType, for FromSlice.
+// Scalar type codes of c10::ScalarType, for FromSlice and CopyTo.
 const (
+	scalarUint8   = 0
 	scalarInt64   = 4
 	scalarFloat32 = 6
 	scalarFloat64 = 7
@@ -149,4 +150,39 @@ func FromSlice(data any, shape []int64) (*ts.Tensor, error) {
 		return nil, err
 	}
 	return ts.FromCtensor(out), nil
+}
+
+// CopyTo copies every element of t (borrowed; any device or layout) into dst, a []float32,
+// []float64, []int64 or []uint8 of exactly t's element count and dtype, in one memcpy: gotch's
+// CopyData checks the destination element by element through reflection, ~1.3 s for the
+// 21 M parameters of a ResNet-34 checkpoint.
+func CopyTo(t *ts.Tensor, dst any) error {
+	var ptr unsafe.Pointer
+	var nbytes, dtype int
+	switch d := dst.(type) {
+	case []float32:
+		dtype, nbytes = scalarFloat32, 4*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	case []float64:
+		dtype, nbytes = scalarFloat64, 8*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	case []int64:
+		dtype, nbytes = scalarInt64, 8*len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	case []uint8:
+		dtype, nbytes = scalarUint8, len(d)
+		if len(d) > 0 {
+			ptr = unsafe.Pointer(&d[0])
+		}
+	default:
+		return fmt.Errorf("CopyTo: unsupported slice type %T", dst)
+	}
+	// dst holds no Go pointers and C writes only inside it during the call (cgo's rules).
+	return cerr(C.tx_tensor_to_bytes(t.Ctensor(), ptr, C.longlong(nbytes), C.int(dtype)))
 }

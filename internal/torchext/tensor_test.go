@@ -1,6 +1,7 @@
 package torchext
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,6 +43,81 @@ func TestCopyInto(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "Exception raised from") || !strings.Contains(err.Error(), "size") {
 			t.Fatalf("error should be libtorch's first line only, about sizes: %q", err)
+		}
+	})
+}
+
+// TestFromSliceCopyTo round-trips every supported slice type, reads a non-contiguous view in
+// C order (checked against gotch's own element-wise copy) and rejects mismatched slices.
+func TestFromSliceCopyTo(t *testing.T) {
+	onLockedThread(t, func() {
+		for _, c := range []struct {
+			name string
+			in   any
+			out  any
+		}{
+			{"float32", []float32{1.5, -2, 3e-8, 4, 5, 6}, make([]float32, 6)},
+			{"float64", []float64{1.5, -2, 3e-300, 4, 5, 6}, make([]float64, 6)},
+			{"int64", []int64{1, -2, 1 << 40, 4, 5, 6}, make([]int64, 6)},
+		} {
+			x, err := FromSlice(c.in, []int64{2, 3})
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if err := CopyTo(x, c.out); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			x.MustDrop()
+			if fmt.Sprint(c.out) != fmt.Sprint(c.in) {
+				t.Errorf("%s: round trip %v, want %v", c.name, c.out, c.in)
+			}
+		}
+
+		x, err := FromSlice([]float32{1, 2, 3, 4, 5, 6}, []int64{2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.MustDrop()
+		xt, err := x.Transpose(0, 1, false) // a view with strides (1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer xt.MustDrop()
+		got := make([]float32, 6)
+		if err := CopyTo(xt, got); err != nil {
+			t.Fatal(err)
+		}
+		want := xt.Float64Values()
+		for i := range want {
+			if float64(got[i]) != want[i] {
+				t.Fatalf("transposed view copied as %v, want %v", got, want)
+			}
+		}
+
+		u, err := x.Totype(gotch.Uint8, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.MustDrop()
+		b := make([]uint8, 6)
+		if err := CopyTo(u, b); err != nil || fmt.Sprint(b) != "[1 2 3 4 5 6]" {
+			t.Fatalf("uint8: %v, %v", b, err)
+		}
+
+		for _, c := range []struct {
+			name string
+			dst  any
+			want string
+		}{
+			{"wrong dtype", make([]float64, 6), "dtype"},
+			{"short slice", make([]float32, 5), "bytes"},
+			{"long slice", make([]float32, 7), "bytes"},
+			{"unsupported type", make([]int32, 6), "unsupported"},
+		} {
+			err := CopyTo(x, c.dst)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "Exception raised from") {
+				t.Errorf("%s: error %v, want one line about %q", c.name, err, c.want)
+			}
 		}
 	})
 }

@@ -179,6 +179,23 @@ char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *
   }
 }
 
+char *tx_tensor_to_bytes(void *tensor, void *dst, long long nbytes, int dtype) {
+  try {
+    const at::Tensor &src = *static_cast<at::Tensor *>(tensor);
+    TORCH_CHECK(src.scalar_type() == static_cast<at::ScalarType>(dtype), "tensor of dtype ", src.scalar_type(),
+                " copied into a slice of ", static_cast<at::ScalarType>(dtype));
+    TORCH_CHECK(static_cast<long long>(src.nbytes()) == nbytes, "tensor of shape ", src.sizes(), " holds ",
+                src.nbytes(), " bytes, the slice ", nbytes);
+    if (nbytes > 0) {
+      at::Tensor c = src.device().is_cpu() ? src.contiguous() : src.to(at::kCPU).contiguous();
+      std::memcpy(dst, c.data_ptr(), nbytes);
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
 void tx_zero_grad(void **params, int n) {
   for (int i = 0; i < n; ++i) static_cast<at::Tensor *>(params[i])->mutable_grad().reset();
 }

@@ -62,6 +62,10 @@ void tx_cpu_cache_release(void);
 char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
                            int dtype, void **out);
 
+// Copies the nbytes of tensor (any device, any layout) into dst, which the caller owns; an error
+// when tensor's c10::ScalarType is not dtype or it does not hold exactly nbytes.
+char *tx_tensor_to_bytes(void *tensor, void *dst, long long nbytes, int dtype);
+
 // Build information of the linked libtorch.
 const char *tx_torch_version(void);
 bool tx_cuda_compiled(void);

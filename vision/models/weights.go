@@ -293,13 +293,13 @@ func HostEntry(name string, t *ts.Tensor) (*pth.Entry, error) {
 	switch t.DType() {
 	case gotch.Int64:
 		v := make([]int64, n)
-		if err := t.CopyData(v, n); err != nil {
+		if err := torchext.CopyTo(t, v); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return pth.NewInt64(name, shape, v), nil
 	case gotch.Float:
 		v := make([]float32, n)
-		if err := t.CopyData(v, n); err != nil {
+		if err := torchext.CopyTo(t, v); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return pth.NewFloat32(name, shape, v), nil

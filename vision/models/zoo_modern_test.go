@@ -57,11 +57,7 @@ func TestParityTrainModern(t *testing.T) {
 		}
 		x := readNpyTensor(t, filepath.Join(dir, name+"_x.npy"))
 		defer x.MustDrop()
-		prev, err := ts.GradSetEnabled(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ts.GradSetEnabled(prev)
+		defer torchext.NoGrad()()
 		torchext.ManualSeed(modernTrainSeed)
 		y, err := m.ForwardT(x, true)
 		if err != nil {
@@ -123,11 +119,7 @@ func TestParityOddSizesModern(t *testing.T) {
 				}
 				x := readNpyTensor(t, filepath.Join(dir, name+"_x.npy"))
 				defer x.MustDrop()
-				prev, err := ts.GradSetEnabled(false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ts.GradSetEnabled(prev)
+				defer torchext.NoGrad()()
 				y, err := m.ForwardT(x, false)
 				if err != nil {
 					t.Fatal(err)
@@ -197,8 +189,7 @@ func TestModernAnyInputSize(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer x.MustDrop()
-				prev, _ := ts.GradSetEnabled(false)
-				defer ts.GradSetEnabled(prev)
+				defer torchext.NoGrad()()
 				y, err := m.ForwardT(x, false)
 				if err != nil {
 					t.Fatal(err)
@@ -241,8 +232,7 @@ func TestModernDropPathTrainOnly(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer x.MustDrop()
-				prev, _ := ts.GradSetEnabled(false)
-				defer ts.GradSetEnabled(prev)
+				defer torchext.NoGrad()()
 				run := func(train bool) []float64 {
 					y, err := m.ForwardT(x, train)
 					if err != nil {
