@@ -109,32 +109,77 @@ func (d Decoder) Decode(path string) (*RGB, error) {
 
 // DecodeBytes is the package-level DecodeBytes with d's JPEG decoder.
 func (d Decoder) DecodeBytes(data []byte) (*RGB, error) {
+	m, _, _, err := d.decode(data, false)
+	return m, err
+}
+
+// Check reads the image file at path and returns its size, or the error Decode would return
+// for it, without keeping the pixels: Preflight's --check_images. See Decoder.CheckBytes.
+func Check(path string) (w, h int, err error) { return Decoder{}.Check(path) }
+
+// Check is the package-level Check with d's JPEG decoder.
+func (d Decoder) Check(path string) (w, h int, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("imageio: %w", err)
+	}
+	w, h, err = d.CheckBytes(data)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Path = path
+		}
+		return 0, 0, err
+	}
+	return w, h, nil
+}
+
+// CheckBytes returns the size of an in-memory image file, or the error DecodeBytes would
+// return for it. libjpeg-turbo decodes a JPEG at 1/8 scale: it still entropy-decodes every
+// coefficient and reads every marker, where truncated and corrupt files fail (with the same
+// warnings and the same retry rule), while the IDCT, upsampling and colour conversion, which
+// cannot fail, run on 1/64 of the pixels. Other formats, and JPEGs under the pure-Go decoder,
+// are decoded in full.
+func (d Decoder) CheckBytes(data []byte) (w, h int, err error) {
+	_, w, h, err = d.decode(data, true)
+	return w, h, err
+}
+
+// decode is DecodeBytes, or CheckBytes when check is set (then m may be nil).
+func (d Decoder) decode(data []byte, check bool) (m *RGB, w, h int, err error) {
 	jd, err := d.jpegDecoder()
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	if len(data) == 0 {
-		return nil, &Error{Kind: ErrEmpty}
+		return nil, 0, 0, &Error{Kind: ErrEmpty}
 	}
 	f := Sniff(data)
 	if f == "" {
-		return nil, &Error{Kind: ErrUnknownFormat, Detail: describe(data)}
+		return nil, 0, 0, &Error{Kind: ErrUnknownFormat, Detail: describe(data)}
 	}
-	w, h, err := imageSize(f, data, jd)
+	w, h, err = imageSize(f, data, jd)
 	if err != nil {
-		return nil, classify(f, err)
+		return nil, 0, 0, classify(f, err)
 	}
 	if int64(w)*int64(h) > MaxPixels {
-		return nil, &Error{Format: f, Kind: ErrTooLarge, Detail: fmt.Sprintf("%dx%d = %d pixels, limit %d", w, h, int64(w)*int64(h), MaxPixels)}
+		return nil, 0, 0, &Error{Format: f, Kind: ErrTooLarge, Detail: fmt.Sprintf("%dx%d = %d pixels, limit %d", w, h, int64(w)*int64(h), MaxPixels)}
 	}
-	m, err := decodeAs(f, data, jd)
+	if check && f == JPEG && jd == LibjpegTurbo {
+		err = checkJPEGTurbo(data)
+	} else {
+		m, err = decodeAs(f, data, jd)
+		if err == nil {
+			w, h = m.W, m.H
+		}
+	}
 	if err != nil {
-		return nil, classify(f, err)
+		return nil, 0, 0, classify(f, err)
 	}
-	if m.W <= 0 || m.H <= 0 {
-		return nil, &Error{Format: f, Kind: ErrCorrupt, Detail: fmt.Sprintf("image size %dx%d", m.W, m.H)}
+	if w <= 0 || h <= 0 {
+		return nil, 0, 0, &Error{Format: f, Kind: ErrCorrupt, Detail: fmt.Sprintf("image size %dx%d", w, h)}
 	}
-	return m, nil
+	return m, w, h, nil
 }
 
 // Sniff returns the format of an image file from its first bytes (the same signatures Pillow's

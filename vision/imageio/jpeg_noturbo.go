@@ -17,6 +17,8 @@ func turboSize([]byte) (int, int, error) { return 0, 0, errNoTurbo }
 
 func decodeJPEGTurbo([]byte) (*RGB, error) { return nil, errNoTurbo }
 
+func checkJPEGTurbo([]byte) error { return errNoTurbo }
+
 func turboWindowLayout([]byte) (int, int, regionLayout, bool) { return 0, 0, nil, false }
 
 func decodeRegionTurbo([]byte, image.Rectangle, []uint8) error { return errNoTurbo }

@@ -52,6 +52,24 @@ func decodeJPEGTurbo(data []byte) (*RGB, error) {
 	return out, nil
 }
 
+// checkJPEGTurbo decodes data at 1/8 scale (TurboJPEG picks the scaling factor from the
+// output size) with decodeJPEGTurbo's pixel formats and turboDecode's warning policy.
+func checkJPEGTurbo(data []byte) error {
+	h, err := torchext.DecodeJPEGHeader(data)
+	if err != nil {
+		return turboHeaderError(data, err)
+	}
+	w8, h8 := (h.Width+7)/8, (h.Height+7)/8
+	pf := torchext.JPEGPixelRGB
+	switch h.Colorspace {
+	case torchext.JPEGGray:
+		pf = torchext.JPEGPixelGray
+	case torchext.JPEGCMYK, torchext.JPEGYCCK:
+		pf = torchext.JPEGPixelCMYK
+	}
+	return turboDecode(data, make([]uint8, w8*h8*pf.Size()), w8, h8, pf)
+}
+
 // turboDecode decodes, stopping at libjpeg's first warning. Warnings that mean image data is
 // missing or damaged refuse the file (as the PureGo decoder does; Pillow raises for the
 // truncated ones). A harmless first warning (extraneous bytes before a marker, an unknown
