@@ -113,53 +113,10 @@ const (
 	scalarFloat64 = 7
 )
 
-// FromSlice returns a new CPU tensor of the given shape holding a copy of data ([]float32,
-// []float64 or []int64); the caller owns it. It copies the slice in one memcpy, where gotch's
-// ts.NewTensorFromData checks and copies element by element through reflection (~0.1 s per
-// batch of 32 images of 224²).
-func FromSlice(data any, shape []int64) (*ts.Tensor, error) {
-	var ptr unsafe.Pointer
-	var nbytes, dtype int
+// sliceBytes returns the first element, byte length and c10::ScalarType code of a []float32,
+// []float64, []int64 or []uint8 (a nil pointer when empty); ok is false for other types.
+func sliceBytes(data any) (ptr unsafe.Pointer, nbytes, dtype int, ok bool) {
 	switch d := data.(type) {
-	case []float32:
-		dtype, nbytes = scalarFloat32, 4*len(d)
-		if len(d) > 0 {
-			ptr = unsafe.Pointer(&d[0])
-		}
-	case []float64:
-		dtype, nbytes = scalarFloat64, 8*len(d)
-		if len(d) > 0 {
-			ptr = unsafe.Pointer(&d[0])
-		}
-	case []int64:
-		dtype, nbytes = scalarInt64, 8*len(d)
-		if len(d) > 0 {
-			ptr = unsafe.Pointer(&d[0])
-		}
-	default:
-		return nil, fmt.Errorf("FromSlice: unsupported data type %T", data)
-	}
-	var shp unsafe.Pointer
-	if len(shape) > 0 {
-		shp = unsafe.Pointer(&shape[0])
-	}
-	var out unsafe.Pointer
-	// The Go slices hold no Go pointers and are only read during the call (cgo's rules).
-	if err := cerr(C.tx_tensor_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)),
-		C.int(dtype), &out)); err != nil {
-		return nil, err
-	}
-	return ts.FromCtensor(out), nil
-}
-
-// CopyTo copies every element of t (borrowed; any device or layout) into dst, a []float32,
-// []float64, []int64 or []uint8 of exactly t's element count and dtype, in one memcpy: gotch's
-// CopyData checks the destination element by element through reflection, ~1.3 s for the
-// 21 M parameters of a ResNet-34 checkpoint.
-func CopyTo(t *ts.Tensor, dst any) error {
-	var ptr unsafe.Pointer
-	var nbytes, dtype int
-	switch d := dst.(type) {
 	case []float32:
 		dtype, nbytes = scalarFloat32, 4*len(d)
 		if len(d) > 0 {
@@ -181,6 +138,40 @@ func CopyTo(t *ts.Tensor, dst any) error {
 			ptr = unsafe.Pointer(&d[0])
 		}
 	default:
+		return nil, 0, 0, false
+	}
+	return ptr, nbytes, dtype, true
+}
+
+// FromSlice returns a new CPU tensor of the given shape holding a copy of data ([]float32,
+// []float64, []int64 or []uint8); the caller owns it. It copies the slice in one memcpy, where
+// gotch's ts.NewTensorFromData checks and copies element by element through reflection (~0.1 s
+// per batch of 32 images of 224²).
+func FromSlice(data any, shape []int64) (*ts.Tensor, error) {
+	ptr, nbytes, dtype, ok := sliceBytes(data)
+	if !ok {
+		return nil, fmt.Errorf("FromSlice: unsupported data type %T", data)
+	}
+	var shp unsafe.Pointer
+	if len(shape) > 0 {
+		shp = unsafe.Pointer(&shape[0])
+	}
+	var out unsafe.Pointer
+	// The Go slices hold no Go pointers and are only read during the call (cgo's rules).
+	if err := cerr(C.tx_tensor_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)),
+		C.int(dtype), &out)); err != nil {
+		return nil, err
+	}
+	return ts.FromCtensor(out), nil
+}
+
+// CopyTo copies every element of t (borrowed; any device or layout) into dst, a []float32,
+// []float64, []int64 or []uint8 of exactly t's element count and dtype, in one memcpy: gotch's
+// CopyData checks the destination element by element through reflection, ~1.3 s for the
+// 21 M parameters of a ResNet-34 checkpoint.
+func CopyTo(t *ts.Tensor, dst any) error {
+	ptr, nbytes, dtype, ok := sliceBytes(dst)
+	if !ok {
 		return fmt.Errorf("CopyTo: unsupported slice type %T", dst)
 	}
 	// dst holds no Go pointers and C writes only inside it during the call (cgo's rules).
