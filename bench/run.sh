@@ -11,6 +11,8 @@
 #   epoch  3. one whole epoch end to end (train + evaluation + metrics + checkpoint), resnet_small,
 #             batch 32, wall time from exec to exit; 5. peak RSS/PSS of the process tree during it;
 #             7. time from exec to the first finished train step
+#   start  7. again with a short step: mobilenet_v3 (small), batch 8, on a 64+64-image set, so
+#             that start-up, not one long ResNet step, dominates the time to the first step
 #   eval   4. evaluation throughput (val transforms from JPEG + eval forward, no grad), resnet_small
 #   drift  6. RSS after train step 100 vs step 1000, resnet_small at 32 px (batch 2 QUICK, 8 FULL);
 #             QUICK runs drgrade alone (the goal is on drgrade's drift), FULL both sides
@@ -19,7 +21,7 @@
 #   FULL=1          the long run (more pairs, steps and images)
 #   BENCH_PAIRS     interleaved drgrade/PyTorch pairs per measurement (QUICK 2, FULL 5)
 #   BENCH_THREADS   libtorch threads for both sides (default 2: torch's default on 2 cores)
-#   BENCH_ITEMS     which items, e.g. "step epoch" (default "step data epoch eval drift")
+#   BENCH_ITEMS     which items, e.g. "step epoch" (default "step data epoch start eval drift")
 #   BENCH_N         images per data set for the data pipeline and eval (default 128)
 #   BENCH_EPOCH_N   images in the end-to-end epoch's set (QUICK 64, FULL 256), train = val
 #   BENCH_STEPS     timed train steps per run after one warm-up step (QUICK 1, FULL 3)
@@ -42,7 +44,7 @@ else
 fi
 step_warmup=1
 threads=${BENCH_THREADS:-2}
-items=${BENCH_ITEMS:-"step data epoch eval drift"}
+items=${BENCH_ITEMS:-"step data epoch start eval drift"}
 out_file=${BENCH_OUT:-$cache/bench/last.jsonl}
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -119,6 +121,15 @@ if has epoch; then
     sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" --data_path "$3" --model resnet_small --batch_size 32 --threads "$4" --output "$d"' \
     "$work" "$procmon" "$work/epoch" "$dir" "$threads" -- \
     sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" "$3" --data_path "$4" --model resnet_small --arch resnet34 --batch_size 32 --threads "$5" --output "$d"' \
+    "$work" "$procmon" "$py" "$here/bench/train_ref.py" "$dir" "$threads"
+fi
+
+if has start; then
+  dir=$(ensure_set 512x512 64)
+  pairs_of start "mobilenet_v3 b8, 64+64 images" "$pairs" \
+    sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" --data_path "$3" --model mobilenet_v3 --batch_size 8 --threads "$4" --output "$d"' \
+    "$work" "$procmon" "$work/epoch" "$dir" "$threads" -- \
+    sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" "$3" --data_path "$4" --model mobilenet_v3 --arch mobilenet_v3_small --batch_size 8 --threads "$5" --output "$d"' \
     "$work" "$procmon" "$py" "$here/bench/train_ref.py" "$dir" "$threads"
 fi
 

@@ -16,7 +16,7 @@ break is removed (a syntax error in the original); torch.set_num_threads(--threa
 drgrade's --threads (the script left torch's default, the number of cores).
 
 Prints one JSON line, the keys of bench/epoch: first_step_unix (wall clock when step 1's
-optimiser step and zero_grad finished), epoch_s (train + scheduler step + evaluate + metrics
+optimiser step and zero_grad finished), second_step_unix (the same for step 2), epoch_s (train + scheduler step + evaluate + metrics
 per epoch), train_loss, val_accuracy.
 Run with the venv's python: ~/.cache/drgrade/venv/bin/python bench/train_ref.py --data_path DIR --output DIR.
 """
@@ -87,7 +87,7 @@ def warmup(optimizer, warm_up_iters, warm_up_factor):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=f)
 
 
-FIRST_STEP = [None]
+FIRST_STEP = [None, None]  # wall clock when steps 1 and 2 finished
 
 
 def train_one_epoch(model, optimizer, data_loader, device, epoch, use_amp=False, lr_method=None, criterion=None):
@@ -119,8 +119,8 @@ def train_one_epoch(model, optimizer, data_loader, device, epoch, use_amp=False,
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad()
-        if FIRST_STEP[0] is None:
-            FIRST_STEP[0] = time.time()
+        if step < 2 and FIRST_STEP[step] is None:
+            FIRST_STEP[step] = time.time()
         data_loader.desc = "[train epoch {}] loss: {:.3f}  acc: {:.3f}  lr: {:.5f}".format(
             epoch, train_loss.item() / (step + 1), acc_num.item() / sample_num, optimizer.param_groups[0]["lr"])
         if not torch.isfinite(loss):
@@ -247,7 +247,8 @@ def main():
             torch.save(model.state_dict(), os.path.join(save_path, "DDR.pth"))
     tb_writer.close()
     print(json.dumps({'impl': 'pytorch', 'model': args.model, 'batch': args.batch_size, 'threads': args.threads,
-                      'workers': nw, 'first_step_unix': FIRST_STEP[0], 'main_start_unix': _MAIN_START,
+                      'workers': nw, 'first_step_unix': FIRST_STEP[0],
+                      'second_step_unix': FIRST_STEP[1] or 0, 'main_start_unix': _MAIN_START,
                       'epoch_s': epoch_s, 'train_loss': first[0], 'val_accuracy': first[1]}))
 
 

@@ -7,7 +7,8 @@
 //
 // The end of the first step is seen through Run's stop callback, which the epoch loop polls
 // before every batch: its second call comes right after step 1's optimiser step and
-// zero_grad. The flags are `drgrade train`'s, with the run's output going to --output.
+// zero_grad, its third after step 2's (their difference is one steady step, the next batch
+// having been prefetched). The flags are `drgrade train`'s, with the run's output going to --output.
 package main
 
 import (
@@ -24,17 +25,18 @@ import (
 
 // result is the JSON line a run prints; train_ref.py prints the same keys.
 type result struct {
-	Impl          string    `json:"impl"`
-	Model         string    `json:"model"`
-	Batch         int       `json:"batch"`
-	Threads       int       `json:"threads"`
-	Workers       int       `json:"workers"`
-	FirstStepUnix float64   `json:"first_step_unix"`
-	StartUnix     float64   `json:"main_start_unix"`    // main() entered
-	PreflightUnix float64   `json:"preflight_end_unix"` // trainer.Preflight returned
-	EpochS        []float64 `json:"epoch_s"`
-	TrainLoss     float64   `json:"train_loss"`
-	ValAcc        float64   `json:"val_accuracy"`
+	Impl           string    `json:"impl"`
+	Model          string    `json:"model"`
+	Batch          int       `json:"batch"`
+	Threads        int       `json:"threads"`
+	Workers        int       `json:"workers"`
+	FirstStepUnix  float64   `json:"first_step_unix"`
+	SecondStepUnix float64   `json:"second_step_unix"`   // step 2 finished (0: one step only)
+	StartUnix      float64   `json:"main_start_unix"`    // main() entered
+	PreflightUnix  float64   `json:"preflight_end_unix"` // trainer.Preflight returned
+	EpochS         []float64 `json:"epoch_s"`
+	TrainLoss      float64   `json:"train_loss"`
+	ValAcc         float64   `json:"val_accuracy"`
 }
 
 func main() {
@@ -56,11 +58,14 @@ func main() {
 		os.Exit(2)
 	}
 	calls := 0
-	var firstStep float64
+	var firstStep, secondStep float64
 	stop := func() bool {
 		calls++
-		if calls == 2 {
+		switch calls {
+		case 2:
 			firstStep = float64(time.Now().UnixNano()) / 1e9
+		case 3:
+			secondStep = float64(time.Now().UnixNano()) / 1e9
 		}
 		return false
 	}
@@ -75,7 +80,7 @@ func main() {
 		os.Exit(1)
 	}
 	r := result{Impl: "drgrade", Model: cfg.Model, Batch: cfg.BatchSize, Threads: cfg.Threads,
-		FirstStepUnix: firstStep, StartUnix: startUnix, PreflightUnix: preflightEnd, Workers: cfg.NumWorkers}
+		FirstStepUnix: firstStep, SecondStepUnix: secondStep, StartUnix: startUnix, PreflightUnix: preflightEnd, Workers: cfg.NumWorkers}
 	if r.Workers < 0 {
 		r.Workers = loader.DefaultWorkers(cfg.BatchSize)
 	}
