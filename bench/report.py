@@ -111,7 +111,7 @@ def main():
         print('| ' + ' | '.join(head) + ' |')
         print('|' + '---|' * len(head))
         for r in table[1:]:
-            print('| ' + ' | '.join(r) + ' |')
+            print('| ' + ' | '.join(x.replace('|', '\\|') for x in r) + ' |')
         print()
         print(title + '; ' + foot)
         return
