@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/drgrade/drgrade/internal/atomicfile"
 )
 
 // Array is a decoded .npy array. Exactly one of the data slices is set, by dtype:
@@ -178,17 +180,10 @@ func Read(r io.Reader) (*Array, error) {
 }
 
 // WriteFile writes data (a []float32, []float64, []int64 or []uint8) with the given shape as
-// a version 1.0 .npy file, atomically (temp file + rename).
+// a version 1.0 .npy file through atomicfile: a failed write leaves the old file, if any, and
+// no temporary file behind.
 func WriteFile(path string, data any, shape []int) error {
-	var buf bytes.Buffer
-	if err := Write(&buf, data, shape); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, func(w io.Writer) error { return Write(w, data, shape) })
 }
 
 // Write encodes one array in .npy format 1.0.
