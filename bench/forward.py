@@ -4,8 +4,8 @@ The model is the torchvision 0.16 architecture named by drgrade's Config().Arch 
 run script reads it from `forward --list`), with num_classes outputs, built as the zoo's parity
 generators build it (vision/models/testdata/zoo_*_gen.py): googlenet with aux_logits=False,
 transform_input=False, init_weights=True; legacy_xception from timm 0.9.12; zfnet the
-researcher's ZFNet module (copied from zoo_cnn_gen.py); convnext_xlarge torchvision's ConvNeXt
-class at the paper's XL widths and depths.
+researcher's ZFNet module and convnext_xlarge torchvision's ConvNeXt class at the paper's XL
+widths and depths (both from vision/models/testdata/zoo_ref.py, which the generators import).
 
 One run: build the model, model.eval(), one torch.randn input of batch×3×size×size, --warmup
 untimed forwards, then --iters forwards each timed alone under torch.no_grad() with
@@ -15,58 +15,17 @@ Run with the venv's python: ~/.cache/drgrade/venv/bin/python bench/forward.py --
 """
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 import warnings
 
 import torch
-import torch.nn as nn
 import torchvision
 
-
-class ZFNet(nn.Module):
-    """classic_models/zfnet.py's ZFNet(num_classes, init_weights=False), as zfnet() builds it
-    (copied from vision/models/testdata/zoo_cnn_gen.py)."""
-
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(96, 256, kernel_size=5, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(256, 512, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(512, 1024, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(1024, 512, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-        )
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=0.5),
-            nn.Linear(512 * 13 * 13, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=0.5),
-            nn.Linear(4096, 4096),
-            nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),
-        )
-
-    def forward(self, x):
-        x = self.features(x)
-        x = torch.flatten(x, start_dim=1)
-        return self.classifier(x)
-
-
-def convnext_xlarge(num_classes):
-    """zoo_modern_gen.py's convnext_xlarge: torchvision has no builder for ConvNeXt-XLarge."""
-    from torchvision.models import convnext as tv_convnext
-    cfg = tv_convnext.CNBlockConfig
-    setting = [cfg(256, 512, 3), cfg(512, 1024, 3), cfg(1024, 2048, 27), cfg(2048, None, 3)]
-    return tv_convnext.ConvNeXt(setting, stochastic_depth_prob=0.5, num_classes=num_classes)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'vision', 'models', 'testdata'))
+from zoo_ref import ZFNet, convnext_xlarge  # noqa: E402
 
 
 def build(arch, num_classes):

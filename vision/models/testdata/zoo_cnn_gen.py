@@ -19,7 +19,7 @@ skips the throw-away default initialisation nn.Conv2d/nn.Linear do at constructi
 other train-check model must have no active dropout.
 
 The reference for zfnet is the researcher's classic_models/zfnet.py (GitHub
-Arwin-Yu/Deep-Learning-Image-Classification-Models-Based-CNN-or-Attention), rewritten below
+Arwin-Yu/Deep-Learning-Image-Classification-Models-Based-CNN-or-Attention), rewritten in zoo_ref.py
 with the same module names; the others are torchvision 0.16 and timm 0.9.12 themselves.
 
 Usage: python zoo_cnn_gen.py --out DIR (--keys | --forward mobilenet_v3,densenet_tiny
@@ -36,45 +36,11 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from zoo_ref import ZFNet
+
 NUM_CLASSES = 5
 SEED = 3
 DROPOUT_SEED = 11  # the Go test's torchext.ManualSeed argument (zoo_cnn_test.go)
-
-
-class ZFNet(nn.Module):
-    """classic_models/zfnet.py's ZFNet(num_classes, init_weights=False), as zfnet() builds it."""
-
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 96, kernel_size=7, stride=2, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(96, 256, kernel_size=5, padding=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(256, 512, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(512, 1024, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(1024, 512, kernel_size=3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-        )
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=0.5),
-            nn.Linear(512 * 13 * 13, 4096),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=0.5),
-            nn.Linear(4096, 4096),
-            nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),
-        )
-
-    def forward(self, x):
-        x = self.features(x)
-        x = torch.flatten(x, start_dim=1)
-        return self.classifier(x)
 
 
 tv = torchvision.models

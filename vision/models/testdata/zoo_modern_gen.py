@@ -33,19 +33,12 @@ import os
 import numpy as np
 import torch
 import torchvision
-from torchvision.models import convnext as tv_convnext
+
+from zoo_ref import convnext_xlarge
 
 NUM_CLASSES = 5
 SEED = 3
 TRAIN_SEED = 11
-
-
-def convnext_xlarge(num_classes):
-    # torchvision has no builder for the XLarge size of the ConvNeXt paper; this is its
-    # ConvNeXt class with the paper's XL widths and depths, and the large model's 0.5.
-    cfg = tv_convnext.CNBlockConfig
-    setting = [cfg(256, 512, 3), cfg(512, 1024, 3), cfg(1024, 2048, 27), cfg(2048, None, 3)]
-    return tv_convnext.ConvNeXt(setting, stochastic_depth_prob=0.5, num_classes=num_classes)
 
 
 M = torchvision.models
