@@ -77,6 +77,42 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 	})
 }
 
+// TestCPUCacheMidSize: buffers between 16 and 128 KiB are cached too. glibc would serve them
+// from its heap and trim the heap's top whenever more than 128 KiB of it lies free, so such
+// buffers were faulted in again and again: densenet201's forward at batch 1 took ~2000 page
+// faults per forward before, ~9 after (`perf stat -e page-faults bench/forward`, BENCHMARKS.md).
+func TestCPUCacheMidSize(t *testing.T) {
+	if os.Getenv(CPUCacheEnv) != "" {
+		t.Skipf("%s is set", CPUCacheEnv)
+	}
+	onLockedThread(t, func() {
+		for _, kib := range []int64{16, 100, 127} {
+			shape := []int64{kib << 10 / 4}
+			turn := func() {
+				a := ts.MustOnes(shape, gotch.Float, gotch.CPU)
+				b := ts.MustOnes(shape, gotch.Float, gotch.CPU)
+				a.MustDrop()
+				b.MustDrop()
+			}
+			turn()
+			before := CPUCache()
+			const turns = 50
+			for i := 0; i < turns; i++ {
+				turn()
+			}
+			if hits := CPUCache().Hits - before.Hits; hits != 2*turns {
+				t.Errorf("%d turns of two %d KiB tensors: %d cache hits, want %d", turns, kib, hits, 2*turns)
+			}
+		}
+		small := ts.MustOnes([]int64{(16<<10)/4 - 1}, gotch.Float, gotch.CPU) // under 16 KiB: glibc's
+		before := CPUCache()
+		small.MustDrop()
+		if after := CPUCache(); after.CachedBytes != before.CachedBytes {
+			t.Errorf("a block under 16 KiB was cached: %d → %d bytes", before.CachedBytes, after.CachedBytes)
+		}
+	})
+}
+
 // TestCPUCacheOff: DRGRADE_CPU_CACHE_MB=off leaves c10's own allocator in place (run in a child
 // process, since the allocator is chosen when the package loads).
 func TestCPUCacheOff(t *testing.T) {
