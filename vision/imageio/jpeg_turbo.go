@@ -31,14 +31,9 @@ func decodeJPEGTurbo(data []byte) (*RGB, error) {
 		return nil, turboHeaderError(data, err)
 	}
 	out := NewRGB(h.Width, h.Height)
-	pf, buf := torchext.JPEGPixelRGB, out.Pix
-	switch h.Colorspace {
-	case torchext.JPEGGray:
-		pf = torchext.JPEGPixelGray
-		buf = make([]uint8, h.Width*h.Height)
-	case torchext.JPEGCMYK, torchext.JPEGYCCK:
-		pf = torchext.JPEGPixelCMYK
-		buf = make([]uint8, 4*h.Width*h.Height)
+	pf, buf := turboPixelFormat(h.Colorspace), out.Pix
+	if pf != torchext.JPEGPixelRGB {
+		buf = make([]uint8, h.Width*h.Height*pf.Size())
 	}
 	if err := turboDecode(data, buf, h.Width, h.Height, pf); err != nil {
 		return nil, err
@@ -60,14 +55,20 @@ func checkJPEGTurbo(data []byte) error {
 		return turboHeaderError(data, err)
 	}
 	w8, h8 := (h.Width+7)/8, (h.Height+7)/8
-	pf := torchext.JPEGPixelRGB
-	switch h.Colorspace {
-	case torchext.JPEGGray:
-		pf = torchext.JPEGPixelGray
-	case torchext.JPEGCMYK, torchext.JPEGYCCK:
-		pf = torchext.JPEGPixelCMYK
-	}
+	pf := turboPixelFormat(h.Colorspace)
 	return turboDecode(data, make([]uint8, w8*h8*pf.Size()), w8, h8, pf)
+}
+
+// turboPixelFormat is the output format Pillow's JpegDecoder asks for a JPEG colour space: RGB
+// for YCbCr and RGB, grey for greyscale, CMYK for CMYK and YCCK.
+func turboPixelFormat(cs torchext.JPEGColorspace) torchext.JPEGPixelFormat {
+	switch cs {
+	case torchext.JPEGGray:
+		return torchext.JPEGPixelGray
+	case torchext.JPEGCMYK, torchext.JPEGYCCK:
+		return torchext.JPEGPixelCMYK
+	}
+	return torchext.JPEGPixelRGB
 }
 
 // turboDecode decodes, stopping at libjpeg's first warning. Warnings that mean image data is
