@@ -4,17 +4,29 @@
 #
 # Sources of libtorch, in order:
 #   1. LIBTORCH=/path            an existing libtorch (official zip layout, or a Python `torch`
-#                                package directory: both have lib/ and include/)
-#   2. the PyPI wheel torch==2.1.0 (pip download --no-deps; only torch/lib + torch/include kept)
-#   3. the official libtorch 2.1.0 zip (LIBTORCH_VARIANT=cpu|cu118|cu121; cxx11 ABI); used when
+#                                package directory: both have lib/ and include/; a torch package
+#                                in a site-packages with nvidia/*/lib next to it links their CUDA)
+#   2. DRGRADE_CUDA=1 (make CUDA=1), or DRGRADE_TORCH_VERSION other than 2.1.x (make TORCH=2.11.0):
+#                                the PyPI wheel torch==$DRGRADE_TORCH_VERSION with the nvidia CUDA
+#                                runtime wheels its METADATA pins, pip-installed side by side into
+#                                $DRGRADE_CACHE/torch-2.1.0-cu121 (2.1.x) or $DRGRADE_CACHE/torch-<ver>
+#                                (a site-packages layout: torch/lib's own RPATH finds nvidia/*/lib).
+#                                The CUDA libtorch is linked (libtorch_cuda, libc10_cuda).
+#   3. the PyPI wheel torch==2.1.0 (pip download --no-deps; only torch/lib + torch/include kept:
+#                                the CPU build, the default)
+#   4. the official libtorch 2.1.0 zip (LIBTORCH_VARIANT=cpu|cu118|cu121; cxx11 ABI); used when
 #      LIBTORCH_VARIANT is set, or when the wheel cannot be had.
 #
 # What it writes:
 #   $DRGRADE_CACHE (default ~/.cache/drgrade)/libtorch-<ver>-<source>/   libtorch itself
 #   third_party/libtorch            symlink to the libtorch in use
 #   third_party/torch_abi.h         the detected _GLIBCXX_USE_CXX11_ABI for our C++ (internal/torchext)
-#   third_party/gotch/              a copy of gotch v0.9.1 with a generated libtch/lib.go that links
-#                                   this libtorch (CPU: -ltorch_cpu -lc10; CUDA only when usable)
+#   third_party/gotch/              a copy of gotch v0.9.1 with third_party/patches/*.patch applied
+#                                   (and patches/newer-torch/*.patch for a libtorch other than 2.1)
+#                                   and a generated libtch/lib.go that links this libtorch
+#                                   (CPU: -ltorch_cpu -lc10; CUDA only when usable)
+#   third_party/cuda/include/       CUDA builds only: links to the nvidia wheels' headers (nccl.h,
+#                                   cuda_runtime.h, ...) for internal/torchext/dist's NCCL code
 #   third_party/libtorch.env        what was detected (read by the Makefile and `drgrade version`)
 # go.mod's `replace github.com/sugarme/gotch => ./third_party/gotch` points the build at the copy.
 # Idempotent: a second run with the same inputs only checks a stamp.
@@ -27,6 +39,12 @@ torch_version="${DRGRADE_TORCH_VERSION:-2.1.0}"
 gotch_version="v0.9.1"
 variant="${LIBTORCH_VARIANT:-}"
 python="${PYTHON:-python3}"
+want_cuda="${DRGRADE_CUDA:-0}"
+case "$want_cuda" in 1|true|yes) want_cuda=1 ;; *) want_cuda=0 ;; esac
+# torch's PyPI wheels after 2.1 are CUDA builds whose libtorch_cpu.so itself needs the CUDA
+# runtime: any other version is installed with its CUDA wheels.
+case "$torch_version" in 2.1.*) ;; *) want_cuda=1 ;; esac
+patches="$tp/patches"
 
 log() { printf 'setup-libtorch: %s\n' "$*" >&2; }
 die() { printf 'setup-libtorch: error: %s\n' "$*" >&2; exit 1; }
@@ -45,7 +63,10 @@ if [ ! -f /usr/include/turbojpeg.h ] || [ ! -f /usr/include/jpeglib.h ]; then
 fi
 
 # --- fast path: nothing changed since the last run ------------------------------------------
+patch_sums=$(cat "$patches"/*.patch "$patches"/newer-torch/*.patch 2>/dev/null | cksum | cut -d' ' -f1)
 inputs="torch=$torch_version gotch=$gotch_version LIBTORCH=${LIBTORCH:-} variant=$variant cache=$cache script=$(cksum < "$0" | cut -d' ' -f1)"
+[ "$want_cuda" = 1 ] && inputs="$inputs cuda=1"
+inputs="$inputs patches=$patch_sums"
 stamp="$tp/.setup-stamp"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ] && [ -e "$tp/libtorch/lib" ] \
    && [ -f "$tp/gotch/libtch/lib.go" ] && [ -f "$tp/torch_abi.h" ]; then
@@ -120,6 +141,52 @@ PY
   echo "$dest"
 }
 
+# torch==$torch_version and its CUDA runtime (the nvidia-* / cuda-toolkit requirements its
+# METADATA pins) pip-installed side by side into one directory, as in a site-packages: the
+# wheel's libraries find the CUDA ones through their own RPATH ($ORIGIN/../../nvidia/*/lib).
+# The wheels are kept in $cache/wheels/torch-<ver>/; a rerun installs from there, offline.
+from_site_packages() {
+  local name="torch-$torch_version"
+  case "$torch_version" in 2.1.*) name="torch-$torch_version-cu121" ;; esac
+  local dest="$cache/$name"
+  if is_libtorch "$dest/torch" && [ -f "$dest/.complete" ]; then echo "$dest/torch"; return 0; fi
+  local wheels="$cache/wheels/torch-$torch_version" whl
+  mkdir -p "$wheels"
+  whl=$(ls "$wheels"/torch-"$torch_version"-*.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    whl=$(ls "$cache/wheels"/torch-"$torch_version"-*.whl 2>/dev/null | head -n1 || true)  # the CPU setup's download
+    if [ -n "$whl" ]; then
+      ln -f "$whl" "$wheels/" 2>/dev/null || cp "$whl" "$wheels/"
+    else
+      log "downloading the torch==$torch_version wheel from PyPI (cached in $wheels)"
+      "$python" -m pip download --no-deps --quiet -d "$wheels" "torch==$torch_version" >&2 || return 1
+    fi
+    whl=$(ls "$wheels"/torch-"$torch_version"-*.whl | head -n1)
+  fi
+  local meta reqs rt
+  meta=$(unzip -p "$whl" 'torch-*.dist-info/METADATA') || return 1
+  # "Requires-Dist: nvidia-cudnn-cu12 (==8.9.2.26) ; platform_system == ..." -> "nvidia-cudnn-cu12==8.9.2.26"
+  reqs=$(printf '%s\n' "$meta" | sed -n 's/^Requires-Dist: \(\(nvidia-\|cuda-toolkit\)[^;]*\).*/\1/p' | tr -d ' ()')
+  [ -n "$reqs" ] || { log "torch==$torch_version's METADATA pins no nvidia-* or cuda-toolkit wheel"; return 1; }
+  rt=$(printf '%s\n' "$reqs" | sed -n 's/^nvidia-cuda-runtime-cu12==//p')
+  if [ -n "$rt" ]; then
+    # Headers only, for internal/torchext/dist's NCCL code (nccl.h includes cuda_runtime.h):
+    # the runtime wheel lacks crt/*.h (in the nvcc wheel of the same version) and the 12.1
+    # cccl wheel lacks nv/target (first in 12.3's).
+    reqs="$reqs nvidia-cuda-nvcc-cu12==$rt nvidia-cuda-cccl-cu12==12.3.101.post1"
+  fi
+  log "downloading torch==$torch_version's CUDA runtime wheels from PyPI (cached in $wheels): $(echo $reqs)"
+  # shellcheck disable=SC2086
+  "$python" -m pip download --quiet -d "$wheels" $reqs >&2 || return 1
+  log "installing them with torch into $dest (pip --target, no network)"
+  rm -rf "$dest.tmp"
+  "$python" -m pip install --quiet --no-deps --no-index --no-compile --target "$dest.tmp" "$wheels"/*.whl >&2 \
+    || { rm -rf "$dest.tmp"; return 1; }
+  touch "$dest.tmp/.complete"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+  echo "$dest/torch"
+}
+
 from_zip() {
   local v="${variant:-cpu}" dest="$cache/libtorch-$torch_version-${variant:-cpu}"
   if is_libtorch "$dest"; then echo "$dest"; return 0; fi
@@ -138,6 +205,8 @@ from_zip() {
 if [ -n "${LIBTORCH:-}" ]; then
   is_libtorch "$LIBTORCH" || die "LIBTORCH=$LIBTORCH has no lib/libtorch_cpu.so, lib/libc10.so and include/torch"
   libtorch=$(cd "$LIBTORCH" && pwd)
+elif [ "$want_cuda" = 1 ]; then
+  libtorch=$(from_site_packages) || die "could not install torch==$torch_version with its CUDA runtime wheels from PyPI"
 elif [ -n "$variant" ]; then
   libtorch=$(from_zip) || die "could not download the libtorch $torch_version $variant zip"
 else
@@ -175,11 +244,32 @@ chmod -R u+w "$tp/gotch.new"
 # Drop what we never build (examples with their own mains, gotch's sudo setup scripts).
 rm -rf "$tp/gotch.new/example" "$tp/gotch.new/setup-gotch.sh" "$tp/gotch.new/setup-libtorch.sh"
 
+# drgrade's changes to gotch, one reviewed patch file per concern (third_party/patches/, made
+# by scripts/gotch-patches.py; what and why at the top of each). For a libtorch other than 2.1
+# also patches/newer-torch/ (C++ wrappers of ops whose ATen signatures changed).
+command -v patch >/dev/null 2>&1 || die "the 'patch' program is missing (Debian/Ubuntu: apt-get install patch)"
+patch_list=$(ls "$patches"/*.patch 2>/dev/null || true)
+case "$version" in 2.1.*) ;; *) patch_list="$patch_list $(ls "$patches"/newer-torch/*.patch 2>/dev/null || true)";; esac
+[ -n "$patch_list" ] || die "no patches in $patches (third_party/patches/ is part of the repository)"
+for p in $patch_list; do
+  out=$(patch -p1 --forward --fuzz=0 --no-backup-if-mismatch -r - -d "$tp/gotch.new" < "$p" 2>&1) \
+    || die "patch ${p#"$here"/} does not apply to gotch $gotch_version (from $gotch_src):
+$out"
+done
+
 ldflags="-L$libtorch/lib -Wl,-rpath,$libtorch/lib -ltorch_cpu -lc10 -lstdc++"
 cudaflags=""
 if [ "$cuda" = 1 ]; then
+  # --no-as-needed: nothing of ours calls into libtorch_cuda, but loading it registers the CUDA
+  # kernels and hooks. The nvidia wheels' lib directories (a site-packages layout) go in the
+  # rpath too, and in -rpath-link for the linker to resolve libtorch_cuda's own dependencies.
   ldflags="$ldflags -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed"
-  cudaflags="-DDRGRADE_CUDA=1"
+  for d in "$libtorch"/../nvidia/*/lib; do
+    [ -d "$d" ] || continue
+    d=$(cd "$d" && pwd)
+    ldflags="$ldflags -Wl,-rpath,$d -Wl,-rpath-link,$d"
+  done
+  cudaflags="-DDRGRADE_LIBTORCH_CUDA=1"
 fi
 cat > "$tp/gotch.new/libtch/lib.go" <<EOF
 // Code generated by setup-libtorch.sh; DO NOT EDIT. It replaces gotch's lib.go, which hard-codes
@@ -193,71 +283,24 @@ package libtch
 // #cgo CXXFLAGS: -I$libtorch/include -I$libtorch/include/torch/csrc/api/include
 import "C"
 EOF
-# Two memory bugs of gotch v0.9.1's generated ops, fixed in the copy (tensor-generated.go):
-#  - every op receives its output handle(s) in C.malloc(0) memory that is never freed (and a
-#    multi-output op writes past it): allocate room for 16 handles and free it on return;
-#  - in-place ops (x.Fill_, x.AddScalar_, x.RequiresGrad_, ...) replace the tensor's C handle
-#    without deleting the old one, which keeps the storage alive after Drop: delete it.
-"$python" - "$tp/gotch.new/ts/tensor-generated.go" <<'PY'
-import re, sys
-p = sys.argv[1]
-s = open(p).read()
-n_out = s.count("(*lib.Ctensor)(unsafe.Pointer(C.malloc(0)))")
-s = re.sub(r"^(\s*)(ptr|ctensorPtr0) := \(\*lib\.Ctensor\)\(unsafe\.Pointer\(C\.malloc\(0\)\)\)$",
-           r"\1\2 := (*lib.Ctensor)(unsafe.Pointer(C.malloc(16 * 8)))\n\1defer C.free(unsafe.Pointer(\2))",
-           s, flags=re.M)
-n_inplace = len(re.findall(r"^\s*ts\.ctensor = \*ptr$", s, flags=re.M))
-s = re.sub(r"^(\s*)ts\.ctensor = \*ptr$",
-           r"\1if *ptr != ts.ctensor {\n\1  lib.AtFree(ts.ctensor)\n\1}\n\1ts.ctensor = *ptr", s, flags=re.M)
-if n_out < 2000 or n_inplace < 200 or "malloc(0)" in s:
-    sys.exit(f"gotch patch: unexpected tensor-generated.go ({n_out} outputs, {n_inplace} in-place ops)")
-open(p, "w").write(s)
-PY
-# A third bug: Scalars and Tensors carry finalizers that free their C objects, and a generated
-# op reads x.cscalar / x.ctensor and then makes the C call with nothing keeping x reachable, so
-# a collection in between frees what the call is using (`b.AddScalar_(ts.IntScalar(1))` failed
-# "s.isIntegral(false) INTERNAL ASSERT FAILED" under load). Keep every Scalar and Tensor
-# argument (and the receiver) alive until the op returns.
-"$python" - "$tp/gotch.new/ts/tensor-generated.go" <<'PY'
-import re, sys
-p = sys.argv[1]
-s = open(p).read()
-head = re.compile(r"^func ?(\((\w+) \*Tensor\))? ?(\w+)\((.*?)\)\((.*?)\) ?\{ *$", re.M)
-patched = 0
-def keep(m):
-    global patched
-    names = [m.group(2)] if m.group(2) else []
-    for prm in filter(None, (x.strip() for x in m.group(4).split(","))):
-        name, _, typ = prm.partition(" ")
-        if typ in ("*Scalar", "*Tensor", "[]*Tensor"):
-            names.append(name)
-    if not names:
-        return m.group(0)
-    patched += 1
-    return m.group(0) + "".join(f"\n  defer runtime.KeepAlive({n})" for n in names)
-s = head.sub(keep, s)
-if patched < 2000 or '\nimport(\n  "unsafe"\n' not in s:
-    sys.exit(f"gotch patch: unexpected tensor-generated.go ({patched} ops with tensor or scalar arguments)")
-s = s.replace('\nimport(\n  "unsafe"\n', '\nimport(\n  "runtime"\n  "unsafe"\n', 1)
-open(p, "w").write(s)
-PY
-# A third cost, not a bug: every tensor wrapper drags a zeroed 100 KB Go block (bigStruct) so
-# that Go's collector runs often enough for finalizers to free forgotten tensors. drgrade
-# drops every tensor itself (tests count the live ones), and the block costs a 100 KB memclr
-# per op and hundreds of MB of Go heap between collections: leave it out.
-"$python" - "$tp/gotch.new/ts/tensor.go" <<'PY'
-import sys
-p = sys.argv[1]
-s = open(p).read()
-line = "\tx.d = new(bigStruct)\n"
-if s.count(line) != 1:
-    sys.exit("gotch patch: unexpected ts/tensor.go (bigStruct allocation not found)")
-open(p, "w").write(s.replace(line, ""))
-PY
 rm -rf "$tp/gotch" && mv "$tp/gotch.new" "$tp/gotch"
 
 # --- 4. glue for our own cgo package ----------------------------------------------------------
 ln -sfn "$libtorch" "$tp/libtorch"
+# CUDA builds: one include directory with the nvidia wheels' headers (nccl.h, cuda_runtime.h,
+# crt/, nv/, ...), which internal/torchext/dist's cgo flags name, for its NCCL code.
+rm -rf "$tp/cuda"
+if [ "$cuda" = 1 ]; then
+  mkdir -p "$tp/cuda/include"
+  for d in "$libtorch"/../nvidia/*/include; do
+    [ -d "$d" ] || continue
+    for f in "$d"/*; do
+      b=$(basename "$f")
+      case "$b" in __init__.py|__pycache__) continue ;; esac
+      [ -e "$tp/cuda/include/$b" ] || ln -s "$(cd "$d" && pwd)/$b" "$tp/cuda/include/$b"
+    done
+  done
+fi
 cat > "$tp/torch_abi.h" <<EOF
 // Generated by setup-libtorch.sh: the ABI libtorch at $libtorch was built with.
 // Included first by every C++ file of ours, so the define precedes all standard headers.
@@ -272,5 +315,8 @@ LIBTORCH_CXX11_ABI=$abi
 LIBTORCH_CUDA=$cuda
 GOTCH_VERSION=$gotch_version
 EOF
+if [ "$cuda" = 1 ]; then
+  echo "LIBTORCH_CUDA_LIBS=$(cd "$libtorch/.." && pwd)/nvidia" >> "$tp/libtorch.env"
+fi
 echo "$inputs" > "$stamp"
 log "wired gotch $gotch_version to libtorch $version (third_party/gotch, third_party/libtorch)"
