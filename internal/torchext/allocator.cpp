@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "compat.h"
 #include "torchext.h"
 
 namespace {
@@ -85,7 +86,7 @@ void *newBlock(size_t size) {
 }
 
 struct CachingCPUAllocator final : public c10::Allocator {
-  c10::DataPtr allocate(size_t nbytes) const override {
+  c10::DataPtr allocate(size_t nbytes) DRGRADE_ALLOCATE_CONST override {
     c10::Device cpu(c10::DeviceType::CPU);
     if (nbytes == 0) return {nullptr, nullptr, &deleteBlock, cpu};
     size_t size = roundSize(nbytes);
@@ -119,6 +120,7 @@ struct CachingCPUAllocator final : public c10::Allocator {
     return {data, data, &deleteBlock, cpu};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &deleteBlock; }
+  DRGRADE_ALLOCATOR_COPY_DATA
 };
 
 CachingCPUAllocator g_caching;

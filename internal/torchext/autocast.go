@@ -5,11 +5,17 @@ package torchext
 #cgo CXXFLAGS: -I${SRCDIR}/../../third_party -I${SRCDIR}/../../third_party/libtorch/include
 #cgo CXXFLAGS: -I${SRCDIR}/../../third_party/libtorch/include/torch/csrc/api/include
 #cgo LDFLAGS: -L${SRCDIR}/../../third_party/libtorch/lib -ltorch_cpu -lc10 -lstdc++
+#include <stdlib.h>
 #include "torchext.h"
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"unsafe"
+)
 
 // Device selects which autocast state (libtorch keeps one per device type).
 type Device int
@@ -76,6 +82,29 @@ func Autocast(d Device, dtype int) (exit func(), err error) {
 
 // TorchVersion is the version of the libtorch headers drgrade was compiled against.
 func TorchVersion() string { return C.GoString(C.tx_torch_version()) }
+
+// TorchRuntime describes the libtorch loaded at run time (which may differ from the headers
+// TorchVersion names if the rpath points elsewhere): the version and CUDA version its build
+// settings (at::show_config) record, and the directory libtorch_cpu.so was loaded from. Empty
+// strings when libtorch does not say.
+func TorchRuntime() (version, cudaVersion, libDir string) {
+	cfg := C.tx_torch_show_config()
+	defer C.free(unsafe.Pointer(cfg))
+	path := C.tx_torch_library_path()
+	defer C.free(unsafe.Pointer(path))
+	for _, f := range strings.FieldsFunc(C.GoString(cfg), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+		if v, ok := strings.CutPrefix(f, "TORCH_VERSION="); ok {
+			version = v
+		}
+		if v, ok := strings.CutPrefix(f, "CUDA_VERSION="); ok {
+			cudaVersion = v
+		}
+	}
+	if p := C.GoString(path); p != "" {
+		libDir = filepath.Dir(p)
+	}
+	return version, cudaVersion, libDir
+}
 
 // CUDACompiled reports whether setup linked a usable CUDA libtorch.
 func CUDACompiled() bool { return bool(C.tx_cuda_compiled()) }

@@ -6,6 +6,8 @@
 #include <c10/core/GradMode.h>
 #include <ATen/Context.h>
 #include <cmath>
+#include <cstdlib>
+#include <dlfcn.h>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -14,34 +16,16 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include "compat.h"
 #include "torchext.h"
 
 extern "C" {
 
-bool tx_autocast_is_enabled(int device) {
-  return device == 0 ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
-}
-
-void tx_autocast_set_enabled(int device, bool on) {
-  if (device == 0) {
-    at::autocast::set_cpu_enabled(on);
-  } else {
-    at::autocast::set_enabled(on);
-  }
-}
-
-int tx_autocast_get_dtype(int device) {
-  return static_cast<int>(device == 0 ? at::autocast::get_autocast_cpu_dtype()
-                                      : at::autocast::get_autocast_gpu_dtype());
-}
-
+bool tx_autocast_is_enabled(int device) { return drgrade::autocastEnabled(device); }
+void tx_autocast_set_enabled(int device, bool on) { drgrade::setAutocastEnabled(device, on); }
+int tx_autocast_get_dtype(int device) { return static_cast<int>(drgrade::autocastDType(device)); }
 void tx_autocast_set_dtype(int device, int dtype) {
-  auto st = static_cast<at::ScalarType>(dtype);
-  if (device == 0) {
-    at::autocast::set_autocast_cpu_dtype(st);
-  } else {
-    at::autocast::set_autocast_gpu_dtype(st);
-  }
+  drgrade::setAutocastDType(device, static_cast<at::ScalarType>(dtype));
 }
 
 int tx_autocast_increment_nesting(void) { return at::autocast::increment_nesting(); }
@@ -208,6 +192,23 @@ int tx_get_num_threads(void) { return at::get_num_threads(); }
 void tx_manual_seed(unsigned long long seed) { at::manual_seed(seed); }
 
 const char *tx_torch_version(void) { return TORCH_VERSION; }
+
+char *tx_torch_library_path(void) {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&at::get_num_threads), &info) == 0 || info.dli_fname == nullptr) {
+    return strdup("");
+  }
+  char *real = realpath(info.dli_fname, nullptr);
+  return real != nullptr ? real : strdup(info.dli_fname);
+}
+
+char *tx_torch_show_config(void) {
+  try {
+    return strdup(at::show_config().c_str());
+  } catch (const std::exception &e) {
+    return strdup("");
+  }
+}
 
 bool tx_cuda_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
 int tx_cxx11_abi(void) { return _GLIBCXX_USE_CXX11_ABI; }

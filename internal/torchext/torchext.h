@@ -67,7 +67,11 @@ char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *
 char *tx_tensor_to_bytes(void *tensor, void *dst, long long nbytes, int dtype);
 
 // Build information of the linked libtorch.
-const char *tx_torch_version(void);
+const char *tx_torch_version(void);  // TORCH_VERSION of the headers compiled against
+// What the libtorch loaded at run time says of itself (malloc'ed, the caller frees): the
+// file libtorch_cpu.so was loaded from, and at::show_config() (its build settings).
+char *tx_torch_library_path(void);
+char *tx_torch_show_config(void);
 bool tx_cuda_compiled(void);
 int tx_cxx11_abi(void);
 
