@@ -2,6 +2,12 @@
 // to the ABI libtorch was built with, before any standard header is seen.
 #include "torch_abi.h"
 
+#include <torch/csrc/api/include/torch/version.h>
+
+#if TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR <= 1
+// libtorch 2.1: the real c10d glue. (Later releases changed ProcessGroup::Options, Reducer's
+// constructor and ProcessGroupGloo's layout, which gloo_decl.hpp pins; see the #else below.)
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -390,3 +396,42 @@ void dx_reducer_free(dx_reducer r) {
 bool dx_nccl_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
 
 }  // extern "C"
+
+#else  // libtorch other than 2.1: the same C API, every entry point an error
+
+#include <cstring>
+
+#include "dist.h"
+
+#define DX_UNAVAILABLE                                                                   \
+  strdup("data-parallel training is available with libtorch 2.1 only; this build links " \
+         "libtorch " TORCH_VERSION)
+
+extern "C" {
+
+char *dx_store_new(const char *, int, bool, int, int64_t, bool, const char *, dx_store *) { return DX_UNAVAILABLE; }
+char *dx_store_set(dx_store, const char *, const void *, int64_t) { return DX_UNAVAILABLE; }
+char *dx_store_get(dx_store, const char *, void **, int64_t *) { return DX_UNAVAILABLE; }
+char *dx_store_add(dx_store, const char *, int64_t, int64_t *) { return DX_UNAVAILABLE; }
+void dx_store_free(dx_store) {}
+char *dx_group_new(dx_store, int, int, int, int64_t, dx_group *) { return DX_UNAVAILABLE; }
+void dx_group_free(dx_group) {}
+char *dx_allreduce(dx_group, void **, int, int, dx_work *) { return DX_UNAVAILABLE; }
+char *dx_broadcast(dx_group, void **, int, int, dx_work *) { return DX_UNAVAILABLE; }
+char *dx_allgather(dx_group, void *, void **, int) { return DX_UNAVAILABLE; }
+char *dx_barrier(dx_group) { return DX_UNAVAILABLE; }
+char *dx_broadcast_coalesced(dx_group, void **, int, int64_t, int) { return DX_UNAVAILABLE; }
+char *dx_verify_params(dx_group, void **, int) { return DX_UNAVAILABLE; }
+char *dx_allreduce_grads(dx_group, void **, int, int64_t) { return DX_UNAVAILABLE; }
+char *dx_work_wait(dx_work, int64_t) { return DX_UNAVAILABLE; }
+void dx_work_free(dx_work) {}
+char *dx_reducer_new(dx_group, void **, int, int64_t, int64_t, bool, dx_reducer *) { return DX_UNAVAILABLE; }
+char *dx_reducer_pre_forward(dx_reducer, bool *) { return DX_UNAVAILABLE; }
+char *dx_reducer_post_forward(dx_reducer, void **, int) { return DX_UNAVAILABLE; }
+int dx_reducer_buckets(dx_reducer, int64_t *, int) { return -1; }
+void dx_reducer_free(dx_reducer) {}
+bool dx_nccl_compiled(void) { return false; }
+
+}  // extern "C"
+
+#endif  // TORCH_VERSION

@@ -4,6 +4,8 @@ package dist
 #cgo CXXFLAGS: -std=c++17 -O2 -Wno-deprecated-declarations -Wno-invalid-offsetof
 #cgo CXXFLAGS: -I${SRCDIR}/../../../third_party -I${SRCDIR}/../../../third_party/libtorch/include
 #cgo CXXFLAGS: -I${SRCDIR}/../../../third_party/libtorch/include/torch/csrc/api/include
+// CUDA builds only (NCCL): the nvidia wheels' headers, linked there by setup-libtorch.sh.
+#cgo CXXFLAGS: -I${SRCDIR}/../../../third_party/cuda/include
 #cgo LDFLAGS: -L${SRCDIR}/../../../third_party/libtorch/lib -ltorch_cpu -lc10 -lstdc++
 #include <stdlib.h>
 #include "dist.h"
