@@ -33,9 +33,27 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "drgrade   %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(stdout, "gotch     %s\n", gotchVersion)
 	fmt.Fprintf(stdout, "libtorch  %s (C++11 ABI %d, CUDA build %v)\n", torchext.TorchVersion(), torchext.CXX11ABI(), torchext.CUDACompiled())
+	fmt.Fprintf(stdout, "runtime   %s\n", runtimeLine())
 	fmt.Fprintf(stdout, "threads   %d\n", torchext.NumThreads())
 	fmt.Fprintf(stdout, "device    %s\n", deviceLine())
 	return nil
+}
+
+// runtimeLine says which libtorch the process runs on: the version its build settings record
+// (which should be the headers' version above) and where it was loaded from.
+func runtimeLine() string {
+	v, cudaV, dir := torchext.TorchRuntime()
+	if v == "" {
+		v = "unknown version"
+	}
+	line := "libtorch " + v
+	if torchext.CUDACompiled() && cudaV != "" {
+		line += " (CUDA " + cudaV + ")"
+	}
+	if dir != "" {
+		line += " from " + dir
+	}
+	return line
 }
 
 // deviceLine says which device `--device 0` would use and why.
@@ -46,5 +64,5 @@ func deviceLine() string {
 	if !torchext.CUDACompiled() {
 		return "CPU (this build links libtorch without CUDA)"
 	}
-	return "CPU (no CUDA device found)"
+	return "CPU (CUDA build, but no CUDA device found)"
 }
