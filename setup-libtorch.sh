@@ -159,7 +159,7 @@ from_site_packages() {
       ln -f "$whl" "$wheels/" 2>/dev/null || cp "$whl" "$wheels/"
     else
       log "downloading the torch==$torch_version wheel from PyPI (cached in $wheels)"
-      "$python" -m pip download --no-deps --quiet -d "$wheels" "torch==$torch_version" >&2 || return 1
+      PIP_ROOT_USER_ACTION=ignore "$python" -m pip download --no-deps --quiet -d "$wheels" "torch==$torch_version" >&2 || return 1
     fi
     whl=$(ls "$wheels"/torch-"$torch_version"-*.whl | head -n1)
   fi
@@ -177,10 +177,10 @@ from_site_packages() {
   fi
   log "downloading torch==$torch_version's CUDA runtime wheels from PyPI (cached in $wheels): $(echo $reqs)"
   # shellcheck disable=SC2086
-  "$python" -m pip download --quiet -d "$wheels" $reqs >&2 || return 1
+  PIP_ROOT_USER_ACTION=ignore "$python" -m pip download --quiet -d "$wheels" $reqs >&2 || return 1
   log "installing them with torch into $dest (pip --target, no network)"
   rm -rf "$dest.tmp"
-  "$python" -m pip install --quiet --no-deps --no-index --no-compile --target "$dest.tmp" "$wheels"/*.whl >&2 \
+  PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --no-deps --no-index --no-compile --target "$dest.tmp" "$wheels"/*.whl >&2 \
     || { rm -rf "$dest.tmp"; return 1; }
   touch "$dest.tmp/.complete"
   rm -rf "$dest" && mv "$dest.tmp" "$dest"
@@ -225,14 +225,18 @@ case "$c10_syms" in
   *_ZN3c106detail14torchCheckFailEPKcS2_jRKSs*) abi=0 ;;
   *) die "cannot tell the C++ ABI of $libtorch/lib/libc10.so (no c10::detail::torchCheckFail symbol)" ;;
 esac
+# (torch/version.h; since about 2.9 it includes torch/headeronly/version.h, which has the defines)
 vh="$libtorch/include/torch/csrc/api/include/torch/version.h"
-version=$(for k in MAJOR MINOR PATCH; do sed -n "s/^#define TORCH_VERSION_$k \([0-9]*\).*/\1/p" "$vh"; done | paste -sd. -)
+[ -f "$libtorch/include/torch/headeronly/version.h" ] && vh="$vh $libtorch/include/torch/headeronly/version.h"
+# shellcheck disable=SC2086
+version=$(for k in MAJOR MINOR PATCH; do sed -n "s/^#define TORCH_VERSION_$k \([0-9]*\).*/\1/p" $vh | head -n1; done | paste -sd. -)
+case "$version" in [0-9]*.[0-9]*.[0-9]*) ;; *) die "cannot read libtorch's version from $vh" ;; esac
 cuda=0
 if [ -f "$libtorch/lib/libtorch_cuda.so" ]; then
   cuda_ldd=$(ldd "$libtorch/lib/libtorch_cuda.so" 2>&1 || true)
   case "$cuda_ldd" in *"not found"*) ;; *) cuda=1 ;; esac
 fi
-case "$version" in 2.1.*) ;; *) log "warning: libtorch $version found; gotch $gotch_version is generated for 2.1.x";; esac
+case "$version" in 2.1.*) ;; *) log "note: libtorch $version; gotch $gotch_version is generated for 2.1.x (patches/newer-torch/ is applied; data-parallel training is 2.1 only)";; esac
 log "libtorch $version at $libtorch (C++11 ABI: $abi, CUDA: $cuda)"
 
 # --- 3. the gotch copy with our link flags -----------------------------------------------------
