@@ -173,3 +173,34 @@ func (f *Focal) Close() {
 		f.alpha = nil
 	}
 }
+
+// Tensors lists the tensors c owns (class weights, per-class alpha), for moving them to a device.
+func (c *CrossEntropy) Tensors() []*ts.Tensor { return nonNil(c.weight) }
+
+// Tensors lists the tensors f owns (class weights, per-class alpha), for moving them to a device.
+func (f *Focal) Tensors() []*ts.Tensor { return nonNil(f.alpha) }
+
+func nonNil(tensors ...*ts.Tensor) []*ts.Tensor {
+	var out []*ts.Tensor
+	for _, t := range tensors {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ToDevice is criterion.to(device): the tensors a criterion owns, listed by a Tensors()
+// []*ts.Tensor method, are moved to dev in place (a criterion without one owns none).
+func ToDevice(c Criterion, dev gotch.Device) error {
+	owner, ok := c.(interface{ Tensors() []*ts.Tensor })
+	if !ok {
+		return nil
+	}
+	for _, t := range owner.Tensors() {
+		if err := torchext.MoveTo(t, dev); err != nil {
+			return fmt.Errorf("moving the loss's tensors to %s: %w", torchext.DeviceName(dev), err)
+		}
+	}
+	return nil
+}

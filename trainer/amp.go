@@ -24,21 +24,26 @@ type GradScaler struct {
 	unscaled                       bool
 }
 
-// NewGradScaler builds a scaler with PyTorch's defaults.
-func NewGradScaler(enabled bool) (*GradScaler, error) {
+// NewGradScaler builds a scaler with PyTorch's defaults, its state on the CPU.
+func NewGradScaler(enabled bool) (*GradScaler, error) { return NewGradScalerOn(enabled, gotch.CPU) }
+
+// NewGradScalerOn builds a scaler with PyTorch's defaults whose state (scale, growth tracker,
+// found-inf flag) lives on dev, the parameters' device, as GradScaler keeps it.
+func NewGradScalerOn(enabled bool, dev gotch.Device) (*GradScaler, error) {
 	g := &GradScaler{Enabled: enabled, GrowthFactor: 2, BackoffFactor: 0.5, GrowthInterval: 2000}
 	if !enabled {
 		return g, nil
 	}
+	dev = torchext.OrCPU(dev)
 	var err error
-	if g.scale, err = ts.Full([]int64{1}, ts.FloatScalar(65536), gotch.Float, gotch.CPU); err != nil {
+	if g.scale, err = ts.Full([]int64{1}, ts.FloatScalar(65536), gotch.Float, dev); err != nil {
 		return nil, err
 	}
-	if g.growthTracker, err = ts.Zeros([]int64{1}, gotch.Int, gotch.CPU); err != nil {
+	if g.growthTracker, err = ts.Zeros([]int64{1}, gotch.Int, dev); err != nil {
 		g.Close()
 		return nil, err
 	}
-	if g.foundInf, err = ts.Zeros([]int64{1}, gotch.Float, gotch.CPU); err != nil {
+	if g.foundInf, err = ts.Zeros([]int64{1}, gotch.Float, dev); err != nil {
 		g.Close()
 		return nil, err
 	}

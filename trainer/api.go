@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
@@ -37,24 +39,34 @@ func SetNumThreads(n int) { torchext.SetNumThreads(n) }
 // returned function restores it (defer trainer.NoGrad()()). Evaluate does this itself.
 func NoGrad() (restore func()) { return torchext.NoGrad() }
 
-// SelectDevice is the script's torch.device(...) choice for --device ("cpu", or a CUDA id),
-// with drgrade's fallback: this build trains on the CPU, and note says why when the flag
-// asked for CUDA ("" otherwise).
-func SelectDevice(flag string) (device, note string) { return selectDevice(flag) }
+// SelectDevice is the script's torch.device(...) choice for --device ("cpu", "0", "cuda:0"),
+// with its fallback to the CPU when CUDA is not available; note says why ("" otherwise).
+func SelectDevice(flag string) (device gotch.Device, note string, err error) {
+	ok, n := CUDAAvailable()
+	plan, err := PlanDevice(flag, ok, n, -1)
+	return plan.Device, plan.Note, err
+}
 
-// NewAMP returns the autocast setting of --use_amp on the CPU: off when enabled is false,
-// otherwise autocast with dtype "bfloat16" (PyTorch's CPU default) or "float16".
-func NewAMP(enabled bool, dtype string) (AMP, error) {
-	if !enabled {
-		return AMP{}, nil
-	}
+// DeviceName is torch's spelling of a device: "cpu" or "cuda:N".
+func DeviceName(device gotch.Device) string { return torchext.DeviceName(device) }
+
+// ToDevice is model.to(device): every parameter and buffer is moved in place.
+func ToDevice(model models.Model, device gotch.Device) error {
+	return toDevice(model, torchext.OrCPU(device))
+}
+
+// NewAMP returns the autocast setting of --use_amp on device: off when enabled is false,
+// otherwise autocast with dtype "bfloat16" or "float16" ("": float16 on CUDA, bfloat16 on
+// the CPU, the defaults of torch.cuda.amp and of PyTorch's CPU autocast). useScaler says
+// whether the script's GradScaler acts (float16 on CUDA): pass it to NewGradScalerOn.
+func NewAMP(enabled bool, dtype string, device gotch.Device) (amp AMP, useScaler bool, err error) {
 	switch dtype {
-	case "bfloat16", "":
-		return AMP{Enabled: true, Device: torchext.CPU, DType: torchext.BFloat16}, nil
-	case "float16":
-		return AMP{Enabled: true, Device: torchext.CPU, DType: torchext.Half}, nil
+	case "bfloat16", "float16", "":
+	default:
+		return AMP{}, false, fmt.Errorf("--amp_dtype %q: want bfloat16 or float16", dtype)
 	}
-	return AMP{}, fmt.Errorf("--amp_dtype %q: want bfloat16 or float16", dtype)
+	amp, useScaler, _ = ampPlan(enabled, dtype, torchext.OrCPU(device))
+	return amp, useScaler, nil
 }
 
 // NewRunDir creates base/runN for the first unused N and returns it: the TensorBoard log
@@ -77,6 +89,9 @@ type EpochArgs struct {
 	Progress *Progress
 	// Stop, when it returns true between steps, ends the epoch with ErrInterrupted.
 	Stop func() bool
+	// Device is where Model is (see ToDevice) and where the batches go; the zero Device is
+	// the CPU.
+	Device gotch.Device
 }
 
 // TrainOneEpoch mirrors upstream utils.train_engin.train_one_epoch, exactly as Run calls it:
@@ -109,7 +124,7 @@ func TrainOneEpoch(a EpochArgs) (EpochResult, error) {
 		}
 	}
 	return trainOneEpoch(a.Model, a.Optimizer, a.DataLoader, a.Epoch, a.LRMethod, a.Criterion, scaler, a.AMP,
-		a.Progress, a.Stop)
+		a.Progress, a.Stop, torchext.OrCPU(a.Device))
 }
 
 // MetricFunc returns the value --best_metric maximises for one epoch: the epoch whose value

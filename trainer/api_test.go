@@ -8,6 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/drgrade/drgrade/internal/torchext"
 )
 
 var (
@@ -106,18 +110,29 @@ func TestTrainOneEpochArgs(t *testing.T) {
 }
 
 func TestNewAMP(t *testing.T) {
+	cuda := gotch.CudaBuilder(0)
 	for _, tc := range []struct {
 		on      bool
 		dtype   string
-		enabled bool
+		dev     gotch.Device
+		want    AMP
+		scaler  bool
 		wantErr bool
 	}{
-		{false, "whatever", false, false}, {true, "bfloat16", true, false}, {true, "float16", true, false},
-		{true, "float8", false, true},
+		{false, "", gotch.CPU, AMP{}, false, false},
+		{false, "", cuda, AMP{}, false, false},
+		{true, "", gotch.CPU, AMP{true, torchext.CPU, torchext.BFloat16}, false, false},
+		{true, "bfloat16", gotch.CPU, AMP{true, torchext.CPU, torchext.BFloat16}, false, false},
+		{true, "float16", gotch.CPU, AMP{true, torchext.CPU, torchext.Half}, false, false},
+		{true, "", cuda, AMP{true, torchext.CUDA, torchext.Half}, true, false}, // torch.cuda.amp's default
+		{true, "float16", cuda, AMP{true, torchext.CUDA, torchext.Half}, true, false},
+		{true, "bfloat16", cuda, AMP{true, torchext.CUDA, torchext.BFloat16}, false, false},  // no scaler for bf16
+		{true, "", gotch.Device{}, AMP{true, torchext.CPU, torchext.BFloat16}, false, false}, // unset = CPU
+		{true, "float8", gotch.CPU, AMP{}, false, true},
 	} {
-		a, err := NewAMP(tc.on, tc.dtype)
-		if (err != nil) != tc.wantErr || a.Enabled != tc.enabled {
-			t.Errorf("NewAMP(%v, %q) = %+v, %v", tc.on, tc.dtype, a, err)
+		a, scaler, err := NewAMP(tc.on, tc.dtype, tc.dev)
+		if (err != nil) != tc.wantErr || a != tc.want || scaler != tc.scaler {
+			t.Errorf("NewAMP(%v, %q, %v) = %+v, %v, %v; want %+v, %v", tc.on, tc.dtype, tc.dev, a, scaler, err, tc.want, tc.scaler)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/atomicfile"
@@ -26,6 +27,7 @@ import (
 //	epoch                               int64, the last finished epoch (0-based)
 //	best_value                          float64, the best --best_metric so far
 //	rng_state                           uint8, torch.get_rng_state()
+//	rng_state_cuda                      uint8, torch.cuda.get_rng_state() (CUDA runs only)
 //	config_json                         uint8, this run's Config as JSON (model, flags)
 const (
 	ckModel     = "model."
@@ -34,6 +36,7 @@ const (
 	ckEpoch     = "epoch"
 	ckBest      = "best_value"
 	ckRNG       = "rng_state"
+	ckRNGCUDA   = "rng_state_cuda"
 	ckConfig    = "config_json"
 	ckFormatKey = "drgrade_checkpoint_version"
 )
@@ -49,7 +52,7 @@ func float64Entry(name string, v float64) *pth.Entry {
 }
 
 // saveLast writes last.pth atomically: everything --resume needs to continue bit for bit.
-func saveLast(path string, model models.Model, opt *Adam, epoch int, best float64, cfg Config) error {
+func saveLast(path string, model models.Model, opt *Adam, epoch int, best float64, cfg Config, dev gotch.Device) error {
 	entries, err := models.HostEntries(model.StateDict())
 	if err != nil {
 		return err
@@ -88,6 +91,19 @@ func saveLast(path string, model models.Model, opt *Adam, epoch int, best float6
 		return err
 	}
 	entries = append(entries, bytesEntry(ckRNG, state))
+	if torchext.IsCUDA(dev) { // torch.cuda.get_rng_state(): dropout on the GPU draws from it
+		rng, err := torchext.CUDARNGState(dev)
+		if err != nil {
+			return err
+		}
+		state := make([]byte, rng.Numel())
+		err = torchext.CopyTo(rng, state)
+		rng.MustDrop()
+		if err != nil {
+			return err
+		}
+		entries = append(entries, bytesEntry(ckRNGCUDA, state))
+	}
 	cj, err := json.Marshal(cfg)
 	if err != nil {
 		return err
@@ -137,7 +153,7 @@ type resumeState struct {
 
 // loadLast restores model, optimiser and RNG from last.pth, after checking that it was
 // written for the same --model (and number of classes).
-func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeState, error) {
+func loadLast(path string, model models.Model, opt *Adam, cfg Config, dev gotch.Device) (*resumeState, error) {
 	src, saved, err := readLast(path, cfg)
 	if err != nil {
 		return nil, err
@@ -184,7 +200,7 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeSt
 				return nil, fmt.Errorf("--resume %s: optimizer state of parameter %d is missing", path, i)
 			}
 			return e, nil
-		}); err != nil {
+		}, dev); err != nil {
 			return nil, err
 		}
 	}
@@ -199,11 +215,24 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config) (*resumeSt
 			return nil, fmt.Errorf("--resume %s: restoring the random generator: %w", path, err)
 		}
 	}
+	// The CUDA generator's state only means something to a CUDA run: a checkpoint of a GPU run
+	// resumed on the CPU (or the other way round) continues with that device's own generator.
+	if e := get(ckRNGCUDA); e != nil && torchext.IsCUDA(dev) {
+		t, err := models.TensorFrom(e.Data, []int64{int64(len(e.Data))})
+		if err != nil {
+			return nil, err
+		}
+		err = torchext.SetCUDARNGState(dev, t)
+		t.MustDrop()
+		if err != nil {
+			return nil, fmt.Errorf("--resume %s: restoring the CUDA random generator: %w", path, err)
+		}
+	}
 	return st, nil
 }
 
 // restore sets the step count and the moments from a checkpoint.
-func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, error)) error {
+func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, error), dev gotch.Device) error {
 	a.Close()
 	for i, p := range a.params {
 		for _, which := range []string{"exp_avg", "exp_avg_sq"} {
@@ -219,7 +248,7 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 			for j, d := range e.Shape {
 				shape[j] = int64(d)
 			}
-			t, err := models.TensorFrom(v, shape)
+			t, err := torchext.FromSliceTo(v, shape, dev) // state on the parameters' device
 			if err != nil {
 				return err
 			}

@@ -27,26 +27,32 @@ type Config struct {
 	UseFocalLoss bool    // --use_focal_loss
 
 	// drgrade's additions.
-	Output        string  // --output DRresults/DDR5/Resnet_Adam_L2 (tensorboard/ and weights/ below it)
-	FocalGamma    float64 // --focal_gamma 2
-	FocalAlpha    string  // --focal_alpha 1 | auto (per class, normalised inverse frequency)
-	ClassWeights  string  // --class_weights inverse | normalized | none
-	Sampler       string  // --sampler random | weighted
-	NumWorkers    int     // --num_workers (-1: the script's rule)
-	BestMetric    string  // --best_metric acc | kappa | macro_f1 (or RegisterMetric's)
-	Loss          string  // --loss: a loss.Register name ("": cross_entropy, or focal with --use_focal_loss)
-	Resume        string  // --resume last.pth
-	Head          string  // --head slice | reset
-	AMPDType      string  // --amp_dtype bfloat16 | float16
-	Threads       int     // --threads (0: libtorch's default)
-	ImgSize       int     // --img_size (0: the model's input size); val resize keeps 256/224
-	SkipBadImages bool    // --skip_bad_images
-	CheckImages   bool    // --check_images (default true): Preflight decodes every image before the run
-	Quiet         bool    // no progress bars (also automatic when stdout is not a terminal)
+	Output         string  // --output DRresults/DDR5/Resnet_Adam_L2 (tensorboard/ and weights/ below it)
+	FocalGamma     float64 // --focal_gamma 2
+	FocalAlpha     string  // --focal_alpha 1 | auto (per class, normalised inverse frequency)
+	ClassWeights   string  // --class_weights inverse | normalized | none
+	Sampler        string  // --sampler random | weighted
+	NumWorkers     int     // --num_workers (-1: the script's rule)
+	BestMetric     string  // --best_metric acc | kappa | macro_f1 (or RegisterMetric's)
+	Loss           string  // --loss: a loss.Register name ("": cross_entropy, or focal with --use_focal_loss)
+	Resume         string  // --resume last.pth
+	Head           string  // --head slice | reset
+	AMPDType       string  // --amp_dtype bfloat16 | float16 ("": float16 on CUDA, bfloat16 on the CPU)
+	Threads        int     // --threads (0: libtorch's default)
+	ImgSize        int     // --img_size (0: the model's input size); val resize keeps 256/224
+	SkipBadImages  bool    // --skip_bad_images
+	CheckImages    bool    // --check_images (default true): Preflight decodes every image before the run
+	Quiet          bool    // no progress bars (also automatic when stdout is not a terminal)
+	CuDNNBenchmark bool    // --cudnn_benchmark: torch.backends.cudnn.benchmark (off: reproducible runs)
+	Deterministic  bool    // --deterministic: cudnn.deterministic and torch.use_deterministic_algorithms
+
+	// forceScaler turns the GradScaler on whatever the device: tests drive the CUDA AMP path's
+	// scaler arithmetic on the CPU with it (the scaler's kernels have a CPU twin in torchext).
+	forceScaler bool
 
 	// Distributed data parallel (trainer/ddp), active when the process was started by torchrun
 	// or by drgrade train --nproc_per_node (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set).
-	DistBackend          string        // --dist_backend gloo | nccl
+	DistBackend          string        // --dist_backend gloo | nccl ("": nccl on CUDA, gloo on the CPU)
 	DistTimeout          time.Duration // --dist_timeout: a rank silent this long fails the run (torch's 30 min)
 	BucketCapMB          float64       // --bucket_cap_mb 25 (DistributedDataParallel's)
 	DDPNoOverlap         bool          // --ddp_no_overlap: all-reduce after backward instead of during it
@@ -62,8 +68,8 @@ func DefaultConfig() Config {
 		Weights: "model_pth/resnet50-19c8e357.pth",
 		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
 		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
-		Head: "slice", AMPDType: "bfloat16", CheckImages: true,
-		DistBackend: "gloo", DistTimeout: 30 * time.Minute, BucketCapMB: 25,
+		Head: "slice", CheckImages: true,
+		DistTimeout: 30 * time.Minute, BucketCapMB: 25,
 	}
 }
 
@@ -104,7 +110,12 @@ func (c *Config) Validate() error {
 	if c.Loss != "" {
 		oneOf("loss", c.Loss, loss.Names()...)
 	}
-	oneOf("amp_dtype", c.AMPDType, "bfloat16", "float16")
+	if c.AMPDType != "" {
+		oneOf("amp_dtype", c.AMPDType, "bfloat16", "float16")
+	}
+	if _, err := ParseDevice(c.Device); err != nil {
+		add("%v", err)
+	}
 	if c.FocalAlpha != "auto" {
 		var a float64
 		if _, err := fmt.Sscanf(c.FocalAlpha, "%g", &a); err != nil || a < 0 {
@@ -131,8 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SyncBN {
 		// torch.nn.SyncBatchNorm (torch 2.1) raises "SyncBatchNorm expected input tensor to be
-		// on GPU" for CPU tensors, and this build trains on the CPU.
-		add("--sync_bn needs CUDA (PyTorch 2.1's SyncBatchNorm runs on GPUs only) and this build trains on the CPU")
+		// on GPU" for CPU tensors; drgrade has no SyncBatchNorm on either device yet, and says so
+		// rather than train with per-rank statistics.
+		add("--sync_bn is not available: drgrade has no SyncBatchNorm yet (PyTorch 2.1's runs on GPUs only); without it each rank normalises with its own batch statistics, as DistributedDataParallel does by default")
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "\n"))

@@ -29,11 +29,33 @@ func initDistributed(cfg Config) (*distributed, error) {
 	if !ok {
 		return nil, nil
 	}
-	proc, err := ddp.Init(env, ddp.Options{Backend: cfg.DistBackend, Timeout: cfg.DistTimeout})
+	proc, err := ddp.Init(env, ddp.Options{Backend: cfg.distBackend(), Timeout: cfg.DistTimeout})
 	if err != nil {
 		return nil, err
 	}
 	return &distributed{proc: proc}, nil
+}
+
+// distBackend is --dist_backend, or its default: NCCL when this run trains on CUDA (as
+// torchvision's reference scripts), Gloo on the CPU.
+func (c Config) distBackend() string {
+	if c.DistBackend != "" {
+		return c.DistBackend
+	}
+	if ok, n := CUDAAvailable(); ok {
+		if plan, err := PlanDevice(c.Device, ok, n, -1); err == nil && plan.Device.Name == "CUDA" {
+			return "nccl"
+		}
+	}
+	return "gloo"
+}
+
+// localRank is LOCAL_RANK, or -1 for a single process.
+func (d *distributed) localRank() int {
+	if d == nil {
+		return -1
+	}
+	return d.proc.Env().LocalRank
 }
 
 // main reports whether this process prints, logs and saves (rank 0, or a single process).
@@ -96,7 +118,7 @@ func (d *distributed) describe(out io.Writer, cfg Config) {
 		overlap = "after backward"
 	}
 	fmt.Fprintf(out, "Distributed data parallel: %d processes (%s, rendezvous %s:%d), batch %d per process (%d in all), gradients averaged in %g MB buckets %s\n",
-		env.World, cfg.DistBackend, env.MasterAddr, env.MasterPort, cfg.BatchSize, cfg.BatchSize*env.World, cfg.BucketCapMB, overlap)
+		env.World, cfg.distBackend(), env.MasterAddr, env.MasterPort, cfg.BatchSize, cfg.BatchSize*env.World, cfg.BucketCapMB, overlap)
 }
 
 // gatherEval replaces a rank's evaluation of its shard by the whole split's, gathered from

@@ -33,17 +33,19 @@ type EpochResult struct {
 	Samples       int
 	Skipped       []loader.Skipped
 	Seconds       float64
-	SkippedSteps  int // optimiser steps skipped by the GradScaler (inf/NaN gradients)
+	Steps         int // optimiser steps attempted
+	SkippedSteps  int // of those, skipped by the GradScaler (inf/NaN gradients)
 }
 
-// batchTensors copies a loader batch into new CPU tensors (images NCHW float32, labels int64);
-// the caller owns both.
-func batchTensors(b *loader.Batch) (images, labels *ts.Tensor, err error) {
-	images, err = models.TensorFrom(b.Images, []int64{int64(b.N), 3, int64(b.H), int64(b.W)})
+// batchTensors copies a loader batch into new tensors on dev (images NCHW float32, labels
+// int64): the script's images.to(device), labels.to(device) from pinned memory with
+// non_blocking=True (torchext.FromSliceTo); the caller owns both.
+func batchTensors(b *loader.Batch, dev gotch.Device) (images, labels *ts.Tensor, err error) {
+	images, err = torchext.FromSliceTo(b.Images, []int64{int64(b.N), 3, int64(b.H), int64(b.W)}, dev)
 	if err != nil {
 		return nil, nil, err
 	}
-	labels, err = models.TensorFrom(b.Labels, []int64{int64(b.N)})
+	labels, err = torchext.FromSliceTo(b.Labels, []int64{int64(b.N)}, dev)
 	if err != nil {
 		images.MustDrop()
 		return nil, nil, err
@@ -87,8 +89,8 @@ func forwardLoss(model models.Model, crit loss.Criterion, images, labels *ts.Ten
 // warmup step; returns (accumulated loss / steps, correct / samples). The caller runs it on a
 // goroutine locked to its OS thread.
 func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
-	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool) (EpochResult, error) {
-	return trainEpoch(model, optimizer, dl, epoch, sched, crit, scaler, amp, bar, stop, nil)
+	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dev gotch.Device) (EpochResult, error) {
+	return trainEpoch(model, optimizer, dl, epoch, sched, crit, scaler, amp, bar, stop, nil, dev)
 }
 
 // trainEpoch is trainOneEpoch for one rank of data-parallel training when dist is non-nil:
@@ -96,7 +98,8 @@ func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch
 // gradients averaged over the ranks before the optimiser step), and the loss and accuracy
 // returned are over all ranks.
 func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
-	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dist *distributed) (EpochResult, error) {
+	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dist *distributed,
+	dev gotch.Device) (EpochResult, error) {
 	start := time.Now()
 	var res EpochResult
 	if err := sched.StartEpoch(epoch); err != nil {
@@ -127,7 +130,7 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 			}
 			continue
 		}
-		images, labels, err := batchTensors(b)
+		images, labels, err := batchTensors(b, dev)
 		labelsGo := append([]int64(nil), b.Labels...)
 		n := b.N
 		b.Release()
@@ -135,79 +138,29 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 			return res, err
 		}
 		sampleNum += n
-		err = func() error {
-			defer images.MustDrop()
-			defer labels.MustDrop()
-			optimizer.LR = sched.LR()
-			if dist != nil {
-				if err := dist.ddp.BeforeForward(); err != nil {
-					return err
-				}
-			}
-			pred, l, err := forwardLoss(model, crit, images, labels, amp)
-			if err != nil {
-				return err
-			}
-			defer pred.MustDrop()
-			defer l.MustDrop()
-			if dist != nil {
-				if err := dist.ddp.AfterForward(pred); err != nil {
-					return err
-				}
-			}
-			predClass, err := argmax1(pred)
-			if err != nil {
-				return err
-			}
-			for i, p := range predClass {
-				if p == labelsGo[i] {
-					accuNum++
-				}
-			}
-			// Float64Value reads the scalar in place; gotch's Float64Values leaks a Double copy
-			// (its MustDrop is commented out), freed only by a finalizer.
-			lv, err := l.Float64Value([]int64{})
-			if err != nil {
-				return err
-			}
-			accuLoss += float32(lv)
-			scaled, err := scaler.Scale(l)
-			if err != nil {
-				return err
-			}
-			err = scaled.Backward()
-			scaled.MustDrop()
-			if err != nil {
-				if dist != nil { // the reducer's all-reduces run inside backward
-					return dist.proc.Explain("backward", err)
-				}
-				return err
-			}
-			if dist != nil {
-				if err := dist.ddp.AfterBackward(); err != nil {
-					return err
-				}
-			}
-			stepped, err := scaler.Step(optimizer)
-			if err != nil {
-				return err
-			}
-			if !stepped {
-				res.SkippedSteps++
-			}
-			if err := scaler.Update(); err != nil {
-				return err
-			}
-			optimizer.ZeroGrad()
-			steps++
-			bar.step(n, fmt.Sprintf("[train epoch %d] loss %s acc %s lr %.1e", epoch, py3(float64(accuLoss)/float64(steps)),
-				py3(float64(accuNum)/float64(sampleNum)), optimizer.LR))
-			if math.IsNaN(lv) || math.IsInf(lv, 0) {
-				return fmt.Errorf("%w (loss %v at step %d of epoch %d)", ErrNonFiniteLoss, lv, steps, epoch+1)
-			}
-			return sched.AfterOptimizerStep()
-		}()
+		optimizer.LR = sched.LR()
+		st, err := trainStep(model, crit, optimizer, scaler, amp, images, labels, dist)
+		images.MustDrop()
+		labels.MustDrop()
 		if err != nil {
+			return res, err
+		}
+		for i, p := range st.Preds {
+			if p == labelsGo[i] {
+				accuNum++
+			}
+		}
+		accuLoss += float32(st.Loss)
+		if !st.Stepped {
+			res.SkippedSteps++
+		}
+		steps++
+		bar.step(n, fmt.Sprintf("[train epoch %d] loss %s acc %s lr %.1e", epoch, py3(float64(accuLoss)/float64(steps)),
+			py3(float64(accuNum)/float64(sampleNum)), optimizer.LR))
+		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
+			return res, fmt.Errorf("%w (loss %v at step %d of epoch %d)", ErrNonFiniteLoss, st.Loss, steps, epoch+1)
+		}
+		if err := sched.AfterOptimizerStep(); err != nil {
 			return res, err
 		}
 	}
@@ -217,6 +170,7 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 	res.MeanLoss = float64(accuLoss) / float64(steps)
 	res.Acc = float64(accuNum) / float64(sampleNum)
 	res.Samples = sampleNum
+	res.Steps = steps
 	if dist != nil { // loss and accuracy over every rank's steps and samples
 		sums, err := dist.proc.SumFloat64s(float64(accuLoss), float64(steps), float64(accuNum), float64(sampleNum))
 		if err != nil {
@@ -226,6 +180,84 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 	}
 	res.Seconds = time.Since(start).Seconds()
 	bar.finish()
+	return res, nil
+}
+
+// StepResult is what one training step leaves for train_one_epoch's bookkeeping.
+type StepResult struct {
+	Loss    float64 // loss.item() before scaling
+	Preds   []int64 // torch.max(pred, dim=1)[1], for the running accuracy
+	Stepped bool    // false when the GradScaler skipped the optimiser step (inf/NaN gradients)
+}
+
+// TrainStep is the body of train_one_epoch's loop for one batch already on the model's device:
+// forward and loss under autocast when amp is on, scaler.scale(loss).backward(),
+// scaler.step(optimizer), scaler.update(), optimizer.zero_grad(). The caller sets
+// optimizer.LR first and keeps images and labels (borrowed). Run it on a locked OS thread.
+func TrainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler *GradScaler, amp AMP,
+	images, labels *ts.Tensor) (StepResult, error) {
+	if scaler == nil {
+		var err error
+		if scaler, err = NewGradScaler(false); err != nil {
+			return StepResult{}, err
+		}
+	}
+	return trainStep(model, crit, optimizer, scaler, amp, images, labels, nil)
+}
+
+// trainStep is TrainStep for one rank of data-parallel training when dist is non-nil (the
+// reducer armed around the forward pass, gradients averaged inside backward).
+func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler *GradScaler, amp AMP,
+	images, labels *ts.Tensor, dist *distributed) (StepResult, error) {
+	var res StepResult
+	if dist != nil {
+		if err := dist.ddp.BeforeForward(); err != nil {
+			return res, err
+		}
+	}
+	pred, l, err := forwardLoss(model, crit, images, labels, amp)
+	if err != nil {
+		return res, err
+	}
+	defer pred.MustDrop()
+	defer l.MustDrop()
+	if dist != nil {
+		if err := dist.ddp.AfterForward(pred); err != nil {
+			return res, err
+		}
+	}
+	if res.Preds, err = argmax1(pred); err != nil {
+		return res, err
+	}
+	// Float64Value reads the scalar in place; gotch's Float64Values leaks a Double copy
+	// (its MustDrop is commented out), freed only by a finalizer.
+	if res.Loss, err = l.Float64Value([]int64{}); err != nil {
+		return res, err
+	}
+	scaled, err := scaler.Scale(l)
+	if err != nil {
+		return res, err
+	}
+	err = scaled.Backward()
+	scaled.MustDrop()
+	if err != nil {
+		if dist != nil { // the reducer's all-reduces run inside backward
+			return res, dist.proc.Explain("backward", err)
+		}
+		return res, err
+	}
+	if dist != nil {
+		if err := dist.ddp.AfterBackward(); err != nil {
+			return res, err
+		}
+	}
+	if res.Stepped, err = scaler.Step(optimizer); err != nil {
+		return res, err
+	}
+	if err := scaler.Update(); err != nil {
+		return res, err
+	}
+	optimizer.ZeroGrad()
 	return res, nil
 }
 
@@ -254,6 +286,8 @@ type EvalOptions struct {
 	TTA      string
 	Progress *Progress   // nil draws nothing
 	Stop     func() bool // polled between batches; true ends with ErrInterrupted
+	// Device is where the model is and the batches go (the zero Device is the CPU).
+	Device gotch.Device
 }
 
 // EvaluateWith is Evaluate with test-time augmentation and the options spelled out.
@@ -284,7 +318,7 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 			b.Release()
 			continue
 		}
-		images, labels, err := batchTensors(b)
+		images, labels, err := batchTensors(b, torchext.OrCPU(o.Device))
 		labelsGo := append([]int64(nil), b.Labels...)
 		res.Index = append(res.Index, b.Index...)
 		n := b.N

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/trainer/metrics"
@@ -96,6 +98,7 @@ type EvalConfig struct {
 	TTA        string // --tta: "" or "hflip"
 	SkipBad    bool   // --skip_bad_images
 	Quiet      bool   // no progress bar
+	Device     string // --device: cpu, 0, cuda:0 ("": the CPU)
 }
 
 // EvalOutput is one scored split.
@@ -154,20 +157,14 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	o := &EvalOutput{Config: cfg, Arch: mcfg.Arch, Dataset: ds}
 	locked.Run(func() {
 		err = func() error {
-			if cfg.Threads > 0 {
-				torchext.SetNumThreads(cfg.Threads)
-			}
-			m, err := models.New(cfg.Model, cfg.NumClasses)
+			m, dev, err := loadEvalModel(cfg.Model, cfg.NumClasses, cfg.Weights, cfg.Device, cfg.Threads, &o.Load, out)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if o.Load, err = LoadCheckpoint(m, cfg.Weights); err != nil {
-				return inputErr(err)
-			}
 			fmt.Fprintln(out, o.Load)
 			o.Result, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA,
-				Progress: NewProgress(out, dl.Len(), cfg.Quiet), Stop: stop})
+				Progress: NewProgress(out, dl.Len(), cfg.Quiet), Stop: stop, Device: dev})
 			return err
 		}()
 	})
@@ -319,6 +316,7 @@ type PredictConfig struct {
 	Threads    int
 	TTA        string // "" or "hflip"
 	Quiet      bool
+	Device     string // cpu, 0, cuda:0 ("": the CPU)
 }
 
 // Prediction is one graded image.
@@ -374,22 +372,18 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	var res EvalResult
 	locked.Run(func() {
 		err = func() error {
-			if cfg.Threads > 0 {
-				torchext.SetNumThreads(cfg.Threads)
+			var r *models.LoadReport
+			note := out
+			if cfg.Quiet {
+				note = io.Discard
 			}
-			m, err := models.New(cfg.Model, cfg.NumClasses)
+			m, dev, err := loadEvalModel(cfg.Model, cfg.NumClasses, cfg.Weights, cfg.Device, cfg.Threads, &r, note)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			r, err := LoadCheckpoint(m, cfg.Weights)
-			if err != nil {
-				return inputErr(err)
-			}
-			if !cfg.Quiet {
-				fmt.Fprintln(out, r)
-			}
-			res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA})
+			fmt.Fprintln(note, r)
+			res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA, Device: dev})
 			return err
 		}()
 	})
@@ -408,4 +402,37 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 		preds = append(preds, Prediction{Path: paths[res.Index[i]], Grade: res.Preds[i], Name: dataset.GradeName(res.Preds[i]), Probs: res.Probs[i]})
 	}
 	return preds, res.Skipped, nil
+}
+
+// loadEvalModel builds --model on --device with a checkpoint's weights for eval and predict
+// (call it on a locked OS thread); *report gets LoadCheckpoint's report. A --device asking
+// for CUDA where there is none falls back to the CPU, with the note printed to out.
+func loadEvalModel(name string, numClasses int, weights, device string, threads int, report **models.LoadReport,
+	out io.Writer) (models.Model, gotch.Device, error) {
+	if device == "" {
+		device = "cpu"
+	}
+	dev, note, err := SelectDevice(device)
+	if err != nil {
+		return nil, dev, inputErr(err)
+	}
+	if note != "" {
+		fmt.Fprintf(out, "Using device: %s%s\n", DeviceName(dev), note)
+	}
+	if threads > 0 {
+		torchext.SetNumThreads(threads)
+	}
+	m, err := models.New(name, numClasses)
+	if err != nil {
+		return nil, dev, err
+	}
+	if err = ToDevice(m, dev); err == nil {
+		*report, err = LoadCheckpoint(m, weights)
+		err = inputErr(err)
+	}
+	if err != nil {
+		m.Close()
+		return nil, dev, err
+	}
+	return m, dev, nil
 }

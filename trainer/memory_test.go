@@ -11,6 +11,7 @@ import (
 
 	"github.com/drgrade/drgrade/internal/testutil"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/locked"
@@ -117,7 +118,7 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 		}
 		goroutines0, loader0 := runtime.NumGoroutine(), loaderGoroutines()
 		epoch := func(e int) {
-			if _, err := trainOneEpoch(m, opt, dl, e, sched, crit, scaler, AMP{}, NewProgress(io.Discard, per, true), nil); err != nil {
+			if _, err := trainOneEpoch(m, opt, dl, e, sched, crit, scaler, AMP{}, NewProgress(io.Discard, per, true), nil, gotch.CPU); err != nil {
 				t.Fatal(err)
 			}
 			if err := sched.EndEpoch(); err != nil {

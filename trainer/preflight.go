@@ -8,14 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/sugarme/gotch"
-
 	"github.com/drgrade/drgrade/internal/locked"
-	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/imageio"
@@ -131,28 +127,11 @@ func checkWeights(cfg Config) (inputErr, err error) {
 	return inputErr, err
 }
 
-// checkDevice refuses a --device that can never be used. The script's default --device 0
-// falls back to the CPU without CUDA (as the script does); any other device number needs a
-// CUDA device with that number.
+// checkDevice refuses a --device that can never be used (see PlanDevice).
 func checkDevice(dev string) error {
-	if dev == "cpu" {
-		return nil
-	}
-	n, err := strconv.Atoi(dev)
-	if err != nil || n < 0 {
-		return fmt.Errorf("--device %q: want cpu or a CUDA device number", dev)
-	}
-	if torchext.CUDACompiled() && gotch.CUDA.IsAvailable() {
-		if c := gotch.CUDA.DeviceCount(); int64(n) >= c {
-			return fmt.Errorf("--device %d: this machine has %d CUDA device(s), numbered from 0", n, c)
-		}
-		return nil
-	}
-	if n != 0 {
-		return fmt.Errorf("--device %d: CUDA is not available here (no GPU, or a CPU-only libtorch); use --device cpu "+
-			"(--device 0, the script's default, falls back to the CPU as the script does)", n)
-	}
-	return nil
+	ok, n := CUDAAvailable()
+	_, err := PlanDevice(dev, ok, n, -1)
+	return err
 }
 
 // access(2) modes (POSIX values).

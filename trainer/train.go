@@ -73,18 +73,29 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		torchext.SetNumThreads(args.Threads)
 	}
 
-	device, note := selectDevice(args.Device)
+	cudaOK, cudaCount := CUDAAvailable()
+	plan, err := PlanDevice(args.Device, cudaOK, cudaCount, dist.localRank())
+	if err != nil {
+		return nil, &InputError{err}
+	}
+	device := plan.Device
 	fmt.Fprintln(out, args.Namespace())
-	fmt.Fprintf(out, "Using device: %s%s\n", device, note)
+	fmt.Fprintf(out, "Using device: %s%s\n", torchext.DeviceName(device), plan.Note)
 	dist.describe(out, args)
+	if err := setCuDNN(args); err != nil {
+		return nil, err
+	}
 
-	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes)
+	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes).to(device)
 	// (built once; the script built it twice).
 	model, err := models.New(args.Model, args.NumClasses)
 	if err != nil {
 		return nil, err
 	}
 	defer model.Close()
+	if err := toDevice(model, device); err != nil {
+		return nil, err
+	}
 	mcfg := model.Config()
 
 	// 数据增强 (data_transform): the script's pipelines at the model's input size.
@@ -153,6 +164,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		return nil, err
 	}
 	defer criterion.Close()
+	if err := loss.ToDevice(criterion, device); err != nil { // criterion.to(device)
+		return nil, err
+	}
 
 	optimizer, err := NewAdam(model.StateDict().Parameters(), args.LR, 1e-4)
 	if err != nil {
@@ -184,16 +198,13 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		}
 	}
 
-	amp := AMP{}
-	if args.UseAMP {
-		amp = AMP{Enabled: true, Device: torchext.CPU, DType: torchext.BFloat16}
-		if args.AMPDType == "float16" {
-			amp.DType = torchext.Half
-		}
-		fmt.Fprintf(out, "AMP: autocast on CPU with %s (PyTorch's CPU autocast; no GradScaler on CPU)\n", args.AMPDType)
+	// enable_amp = use_amp and "cuda" in device.type; scaler = torch.cuda.amp.GradScaler(enabled=enable_amp):
+	// the scaler acts for float16 on CUDA only (CPU autocast runs bfloat16 without one).
+	amp, scale, ampDesc := ampPlan(args.UseAMP, args.AMPDType, device)
+	if ampDesc != "" {
+		fmt.Fprintln(out, ampDesc)
 	}
-	// The GradScaler only acts on CUDA, as in the script (enable_amp = use_amp and "cuda" in device).
-	scaler, err := NewGradScaler(false)
+	scaler, err := NewGradScalerOn(scale || args.forceScaler, device)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +212,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 
 	startEpoch := 0
 	if args.Resume != "" {
-		st, err := loadLast(args.Resume, model, optimizer, args)
+		st, err := loadLast(args.Resume, model, optimizer, args, device)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +281,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 	for epoch := startEpoch; epoch < args.Epochs; epoch++ {
 		epochStart := time.Now()
 		tr, err := trainEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
-			NewProgress(out, trainLoader.Len(), args.Quiet), stop, dist)
+			NewProgress(out, trainLoader.Len(), args.Quiet), stop, dist, device)
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
@@ -278,7 +289,11 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 			if errors.Is(err, ErrNonFiniteLoss) {
 				fmt.Fprintf(out, "WARNING: %v\n", err)
 			}
-			return res, err
+			return res, outOfMemory(err, args, device, lastPath)
+		}
+		if scaler.Enabled {
+			fmt.Fprintf(out, "GradScaler: %d of %d steps skipped (inf/NaN gradients), scale now %g\n",
+				tr.SkippedSteps, tr.Steps, scaler.ScaleValue())
 		}
 		lr := scheduler.LR() // the lr the script logs: read after train_one_epoch, before scheduler.step()
 		if err := scheduler.EndEpoch(); err != nil {
@@ -289,12 +304,13 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 				return res, err
 			}
 		}
-		ev, err := Evaluate(model, valLoader, false, NewProgress(out, valLoader.Len(), args.Quiet), stop)
+		ev, err := EvaluateWith(model, valLoader, EvalOptions{Progress: NewProgress(out, valLoader.Len(), args.Quiet),
+			Stop: stop, Device: device})
 		if errors.Is(err, ErrInterrupted) {
 			return res, interrupted(epoch)
 		}
 		if err != nil {
-			return res, err
+			return res, outOfMemory(err, args, device, lastPath)
 		}
 		if err := dist.gatherEval(&ev); err != nil { // the whole split's predictions, from every rank
 			return res, err
@@ -334,7 +350,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 			logs.writePlots(nil)
 		}
 		if dist.main() {
-			if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args); err != nil {
+			if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args, device); err != nil {
 				return res, fmt.Errorf("saving the last checkpoint: %w", err)
 			}
 		}
@@ -352,17 +368,39 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 	return res, nil
 }
 
-// selectDevice is the script's device choice with a clear fallback: CUDA only when this build
-// links a CUDA libtorch and a device is present.
-func selectDevice(flag string) (string, string) {
-	if flag == "cpu" {
-		return "cpu", ""
+// setCuDNN applies --cudnn_benchmark and --deterministic (torch.backends.cudnn.benchmark,
+// torch.backends.cudnn.deterministic and torch.use_deterministic_algorithms).
+func setCuDNN(args Config) error {
+	torchext.SetCuDNN(args.CuDNNBenchmark, args.Deterministic)
+	if args.Deterministic {
+		return torchext.SetDeterministicAlgorithms(true)
 	}
-	if torchext.CUDACompiled() && gotch.CUDA.IsAvailable() {
-		return "cpu", fmt.Sprintf(" (--device %s: CUDA training is not wired in this build yet; using the CPU)", flag)
-	}
-	return "cpu", fmt.Sprintf(" (--device %s asked for CUDA, which is not available here; falling back to the CPU)", flag)
+	return nil
 }
+
+// outOfMemory turns libtorch's out-of-memory error into one that says what to change; other
+// errors pass through. The epoch in progress is abandoned, so last.pth (written at the end of
+// the previous epoch) is the state to resume from.
+func outOfMemory(err error, args Config, dev gotch.Device, lastPath string) error {
+	if !torchext.IsOutOfMemory(err) {
+		return err
+	}
+	kept := "no epoch had finished, so there is no last.pth to resume from"
+	if _, serr := os.Stat(lastPath); serr == nil {
+		kept = "the last finished epoch is kept in " + lastPath
+	}
+	return &OutOfMemoryError{Err: fmt.Errorf("out of memory on %s training --model %s with --batch_size %d: try a smaller --batch_size, --use_amp or a smaller --img_size (%s). libtorch said: %s",
+		torchext.DeviceName(dev), args.Model, args.BatchSize, kept, torchext.Message(err))}
+}
+
+// OutOfMemoryError is a run that ran out of device (or host) memory; the command line exits 1.
+type OutOfMemoryError struct{ Err error }
+
+// Error is the explanation, with the batch size and model.
+func (e *OutOfMemoryError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *OutOfMemoryError) Unwrap() error { return e.Err }
 
 // newCriterion is the script's `FocalLoss()` or `CrossEntropyLoss(weight=class_weights)`.
 func newCriterion(args Config, counts []int, classWeights []float64) (loss.Criterion, error) {

@@ -27,6 +27,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
+	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
 	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv and confusion_matrix.png here")
 	if err := parse(fs, args, stdout); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drgrade/drgrade/internal/npy"
 	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -27,6 +28,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write the logits to this .npy file")
 	train := fs.Bool("train", false, "forward in training mode (BatchNorm batch statistics, dropout)")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
+	device := fs.String("device", "cpu", deviceHelp)
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -42,6 +44,9 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	}
 	if *random < 0 {
 		return usagef("--random must be positive, got %d", *random)
+	}
+	if _, err := trainer.ParseDevice(*device); err != nil {
+		return usageError{err}
 	}
 
 	var inShape []int64
@@ -74,11 +79,21 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 				torchext.SetNumThreads(*threads)
 			}
 			torchext.ManualSeed(*seed)
+			dev, note, err := trainer.SelectDevice(*device)
+			if err != nil {
+				return usageError{err}
+			}
+			if note != "" {
+				fmt.Fprintf(stdout, "Using device: %s%s\n", trainer.DeviceName(dev), note)
+			}
 			m, err := models.New(*model, *numClasses)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			if err := trainer.ToDevice(m, dev); err != nil {
+				return err
+			}
 			if *weights != "" {
 				r, err := models.LoadWeights(m, *weights, *head)
 				if err != nil {
@@ -88,9 +103,10 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 			}
 			var x *ts.Tensor
 			if inData != nil {
-				x, err = models.TensorFrom(inData, inShape)
-			} else {
-				x, err = ts.Randn(inShape, gotch.Float, gotch.CPU)
+				x, err = torchext.FromSliceTo(inData, inShape, dev)
+			} else if x, err = ts.Randn(inShape, gotch.Float, gotch.CPU); err == nil {
+				// drawn on the CPU generator, so --random gives the same batch on every device
+				err = torchext.MoveTo(x, dev)
 			}
 			if err != nil {
 				return err

@@ -161,3 +161,6 @@ func runRecovered(c command, args []string, stdout, stderr io.Writer) (err error
 	}()
 	return c.run(args, stdout, stderr)
 }
+
+// deviceHelp is the --device help of the commands that run a model.
+const deviceHelp = "cpu, or a CUDA device (0, cuda:0); without CUDA it falls back to the CPU with a message"

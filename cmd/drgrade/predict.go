@@ -32,6 +32,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: the model's, 224); the resize keeps the 256/224 ratio")
 	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
+	fset.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
 	// Flags may come before, between or after the images (Go's flag package stops at the
 	// first non-flag argument: parse again after each one).

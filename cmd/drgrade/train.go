@@ -51,10 +51,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.LRF, "lrf", cfg.LRF, "end learning rate multiplier of the cosine schedule")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (weights, shuffling, augmentation)")
 	fs.BoolVar(&cfg.Tensorboard, "tensorboard", cfg.Tensorboard, "write TensorBoard event files")
-	fs.BoolVar(&cfg.UseAMP, "use_amp", cfg.UseAMP, "mixed precision (CPU: bfloat16 autocast)")
+	fs.BoolVar(&cfg.UseAMP, "use_amp", cfg.UseAMP, "mixed precision: on CUDA float16 autocast with a GradScaler (the script's), on the CPU bfloat16 autocast")
 	fs.StringVar(&cfg.DataPath, "data_path", cfg.DataPath, "data set folder with train/, val/, train.txt, val.txt")
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model name: "+strings.Join(models.Names(), ", "))
-	fs.StringVar(&cfg.Device, "device", cfg.Device, "device id (0, 1, ...) or cpu")
+	fs.StringVar(&cfg.Device, "device", cfg.Device, "device id (i.e. 0 or 0,1 or cpu; also cuda:0): CUDA when this build has it and a GPU is present, else the CPU; 0,1 trains data-parallel, one process per GPU")
+	fs.BoolVar(&cfg.CuDNNBenchmark, "cudnn_benchmark", cfg.CuDNNBenchmark, "torch.backends.cudnn.benchmark: let cuDNN time its algorithms (faster, not reproducible)")
+	fs.BoolVar(&cfg.Deterministic, "deterministic", cfg.Deterministic, "cudnn.deterministic and torch.use_deterministic_algorithms: reproducible CUDA runs (ops without a deterministic kernel fail)")
 	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, `initial weights (.pth in any torch.save format); "" for none`)
 	fs.BoolVar(&cfg.UseFocalLoss, "use_focal_loss", cfg.UseFocalLoss, "use Focal Loss instead of CrossEntropyLoss")
 	fs.StringVar(&cfg.Output, "output", cfg.Output, "output root: <output>/weights/<model>/ and <output>/tensorboard/<model>/")
@@ -67,7 +69,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Loss, "loss", cfg.Loss, "criterion by name: "+strings.Join(loss.Names(), ", ")+` ("": cross_entropy, or focal with --use_focal_loss)`)
 	fs.StringVar(&cfg.Resume, "resume", cfg.Resume, "continue from a last.pth")
 	fs.StringVar(&cfg.Head, "head", cfg.Head, "a classifier bigger than num_classes in --weights: slice (the script's) or reset")
-	fs.StringVar(&cfg.AMPDType, "amp_dtype", cfg.AMPDType, "autocast dtype with --use_amp: bfloat16 or float16")
+	fs.StringVar(&cfg.AMPDType, "amp_dtype", cfg.AMPDType, "autocast dtype with --use_amp: bfloat16 or float16 (default: float16 on CUDA, bfloat16 on the CPU)")
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "libtorch threads (0: libtorch's default)")
 	fs.IntVar(&cfg.ImgSize, "img_size", cfg.ImgSize, "train crop size (0: the model's, 224); val resize keeps the 256/224 ratio")
 	fs.BoolVar(&cfg.SkipBadImages, "skip_bad_images", cfg.SkipBadImages, "skip unreadable images (counted each epoch) instead of stopping")
@@ -79,12 +81,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&launch.nodeRank, "node_rank", 0, "with --nnodes: this machine's index, 0 hosting the rendezvous (torchrun's --node_rank)")
 	fs.StringVar(&launch.masterAddr, "master_addr", launch.masterAddr, "with --nproc_per_node: the rendezvous address, node 0's (torchrun's --master_addr)")
 	fs.IntVar(&launch.masterPort, "master_port", launch.masterPort, "with --nproc_per_node: the rendezvous port (torchrun's --master_port)")
-	fs.StringVar(&cfg.DistBackend, "dist_backend", cfg.DistBackend, "distributed backend: gloo (CPU) or nccl (CUDA builds)")
+	fs.StringVar(&cfg.DistBackend, "dist_backend", cfg.DistBackend, "distributed backend: gloo or nccl (default: nccl when training on CUDA, gloo on the CPU)")
 	fs.DurationVar(&cfg.DistTimeout, "dist_timeout", cfg.DistTimeout, "distributed: a rank silent this long fails the run (e.g. 30m, 90s)")
 	fs.Float64Var(&cfg.BucketCapMB, "bucket_cap_mb", cfg.BucketCapMB, "distributed: gradient bucket size in MB (DistributedDataParallel's bucket_cap_mb)")
 	fs.BoolVar(&cfg.DDPNoOverlap, "ddp_no_overlap", cfg.DDPNoOverlap, "distributed: average gradients after backward instead of overlapping it")
 	fs.BoolVar(&cfg.FindUnusedParameters, "find_unused_parameters", cfg.FindUnusedParameters, "distributed: allow parameters that get no gradient (DistributedDataParallel's find_unused_parameters)")
-	fs.BoolVar(&cfg.SyncBN, "sync_bn", cfg.SyncBN, "distributed: synchronise BatchNorm statistics across ranks (needs CUDA, as PyTorch 2.1's SyncBatchNorm)")
+	fs.BoolVar(&cfg.SyncBN, "sync_bn", cfg.SyncBN, "distributed: synchronise BatchNorm statistics across ranks (SyncBatchNorm; on CUDA, as PyTorch 2.1's)")
 	usage := fs.Usage
 	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), trainNotes) }
 	if err := parse(fs, args, stdout); err != nil {
@@ -99,9 +101,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
-	if cfg.Device != "cpu" {
-		if _, err := fmt.Sscanf(cfg.Device, "%d", new(int)); err != nil {
-			return usagef("--device %q: want cpu or a CUDA device number", cfg.Device)
+	// The script's --device 0,1 (nn.DataParallel over those GPUs): one process per GPU.
+	if cudaOK, n := trainer.CUDAAvailable(); cudaOK && launch.nproc == 1 && os.Getenv(ddp.EnvRank) == "" {
+		plan, err := trainer.PlanDevice(cfg.Device, cudaOK, n, -1)
+		if err != nil {
+			return usageError{err}
+		}
+		if plan.Procs > 1 {
+			launch.nproc = plan.Procs
+			fmt.Fprintf(stdout, "--device %s: data-parallel training, one process per GPU (DistributedDataParallel on NCCL, where the script used nn.DataParallel)\n", cfg.Device)
 		}
 	}
 	if launch.nproc < 1 || launch.nnodes < 1 || launch.nodeRank < 0 || launch.nodeRank >= launch.nnodes {

@@ -119,17 +119,23 @@ func trainMain(args *options, out io.Writer) error {
 	}
 
 	// device = torch.device(f"cuda:{args.device}" if torch.cuda.is_available() ... else "cpu")
-	device, note := trainer.SelectDevice(args.Device)
+	device, note, err := trainer.SelectDevice(args.Device)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "%+v\n", *args) // print(args)
-	fmt.Fprintf(out, "Using device: %s%s\n", device, note)
+	fmt.Fprintf(out, "Using device: %s%s\n", trainer.DeviceName(device), note)
 
-	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes)
+	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes).to(device)
 	// (built once: the script built a second one further down, drawing new random weights).
 	model, err := models.New(args.Model, args.NumClasses)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
+	if err := trainer.ToDevice(model, device); err != nil {
+		return err
+	}
 
 	// if opt.tensorboard: ... tb_writer = SummaryWriter(log_path)
 	var tbWriter *tblog.Writer
@@ -249,6 +255,9 @@ func trainMain(args *options, out io.Writer) error {
 		return err
 	}
 	defer criterion.Close()
+	if err := loss.ToDevice(criterion, device); err != nil { // criterion.to(device)
+		return err
+	}
 
 	// optimizer = optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4)
 	optimizer, err := trainer.NewAdam(model.StateDict().Parameters(), args.LR, 1e-4)
@@ -273,17 +282,23 @@ func trainMain(args *options, out io.Writer) error {
 		return err
 	}
 
-	// use_amp: autocast around forward + loss (bfloat16 on the CPU; the script ignored it there).
-	amp, err := trainer.NewAMP(args.UseAMP, "bfloat16")
+	// use_amp: autocast around forward + loss (float16 with a GradScaler on CUDA, as the script;
+	// bfloat16 on the CPU, where the script ignored it).
+	amp, useScaler, err := trainer.NewAMP(args.UseAMP, "", device)
 	if err != nil {
 		return err
 	}
+	scaler, err := trainer.NewGradScalerOn(useScaler, device) // torch.cuda.amp.GradScaler(enabled=enable_amp)
+	if err != nil {
+		return err
+	}
+	defer scaler.Close()
 
 	for epoch := 0; epoch < args.Epochs; epoch++ {
 		// mean_loss, train_acc = train_one_epoch(model=model, optimizer=optimizer, data_loader=train_loader,
 		//     device=device, epoch=epoch, use_amp=args.use_amp, lr_method=warmup, criterion=criterion)
 		tr, err := trainer.TrainOneEpoch(trainer.EpochArgs{Model: model, Optimizer: optimizer,
-			DataLoader: trainLoader, Epoch: epoch, AMP: amp, LRMethod: scheduler, Criterion: criterion,
+			DataLoader: trainLoader, Epoch: epoch, AMP: amp, Scaler: scaler, Device: device, LRMethod: scheduler, Criterion: criterion,
 			Progress: trainer.NewProgress(out, trainLoader.Len(), args.Quiet)})
 		if err != nil {
 			return err
@@ -295,7 +310,8 @@ func trainMain(args *options, out io.Writer) error {
 			return err
 		}
 		// val_acc, val_preds, val_labels = evaluate(model=model, data_loader=val_loader, device=device, return_preds=True)
-		ev, err := trainer.Evaluate(model, valLoader, false, trainer.NewProgress(out, valLoader.Len(), args.Quiet), nil)
+		ev, err := trainer.EvaluateWith(model, valLoader, trainer.EvalOptions{Device: device,
+			Progress: trainer.NewProgress(out, valLoader.Len(), args.Quiet)})
 		if err != nil {
 			return err
 		}
