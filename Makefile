@@ -5,10 +5,23 @@ export DRGRADE_CACHE ?= $(HOME)/.cache/drgrade
 export DRGRADE_VENV  ?= $(DRGRADE_CACHE)/venv
 DATA  ?= data/synth
 FULL  ?=
+# Build variants (docs/setup.md); the default is the CPU libtorch 2.1.0.
+#   CUDA=1        link torch 2.1.0's CUDA 12.1 libtorch (PyPI wheel + its nvidia-*-cu12 wheels)
+#   TORCH=2.11.0  build against another torch release from PyPI (a CUDA build; 2.11.0 is checked)
+# Both rewrite this tree's third_party/: use a separate copy (scripts/cuda-variants.sh does).
+CUDA  ?=
+TORCH ?=
+ifneq ($(CUDA),)
+export DRGRADE_CUDA := $(CUDA)
+endif
+ifneq ($(TORCH),)
+export DRGRADE_TORCH_VERSION := $(TORCH)
+endif
 
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
 .PHONY: bench-forward bench-go
+.PHONY: cuda-variants
 
 all: build
 
@@ -70,6 +83,12 @@ bench-data: setup pyenv
 # (bench/README.md); QUICK by default, FULL=1 for more pairs, BENCH_MODELS=a,b for a subset.
 bench-forward: setup pyenv
 	FULL=$(FULL) ./bench/run_forward.sh
+
+# The two CUDA variants (torch 2.1.0 cu121, torch 2.11.0 cu13), each built in its own copy of
+# this checkout under ~/.cache/drgrade/variants, checked with `drgrade version` and a short CPU
+# training against the default build's numbers (scripts/cuda-variants.sh). No GPU needed.
+cuda-variants: build
+	DRGRADE_REF_BIN=$(CURDIR)/bin/drgrade ./scripts/cuda-variants.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -2,7 +2,10 @@ package torchext
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -114,9 +117,28 @@ func TestAutocastRejectsBadDType(t *testing.T) {
 	}
 }
 
+// TestTorchVersion: the headers compiled against are the libtorch setup-libtorch.sh detected
+// (2.1.x by default; gotch v0.9.1 is generated for it), and the library loaded at run time is
+// the same release from the same directory.
 func TestTorchVersion(t *testing.T) {
-	if v := TorchVersion(); len(v) < 3 || v[:3] != "2.1" {
-		t.Fatalf("TorchVersion() = %q, want 2.1.x (gotch v0.9.1 is generated for libtorch 2.1)", v)
+	want := "2.1"
+	if env, err := os.ReadFile(filepath.Join("..", "..", "third_party", "libtorch.env")); err == nil {
+		for _, l := range strings.Split(string(env), "\n") {
+			if v, ok := strings.CutPrefix(l, "LIBTORCH_VERSION="); ok && v != "" {
+				want = v
+			}
+		}
+	}
+	v := TorchVersion()
+	if !strings.HasPrefix(v, want) {
+		t.Fatalf("TorchVersion() = %q, want %s (third_party/libtorch.env)", v, want)
+	}
+	rv, _, dir := TorchRuntime()
+	if rv != "" && !strings.HasPrefix(rv, v) {
+		t.Errorf("the libtorch loaded at run time is %q, the headers %q", rv, v)
+	}
+	if dir == "" {
+		t.Errorf("TorchRuntime: no directory for libtorch_cpu.so")
 	}
 }
 
