@@ -10,6 +10,8 @@ the tensors it was made from; the script fails rather than write an unproven fix
   tar.pth              the PyTorch <= 0.3 tar layout (members sys_info, pickle, tensors,
                        storages incl. a storage view), written here following legacy_load
   module_prefix.pth    DataParallel-style 'module.' keys (zip)
+  gpu_zip.pth          zip.pth as a GPU run saves it: every storage tagged 'cuda:0'
+                       (read with torch.load(map_location='cpu'))
   ckpt_model.pth       {'model': sd, 'epoch': 3, 'best_acc': 0.875, 'arch': 'tiny'} (zip)
   ckpt_state_dict.pth  {'state_dict': sd} (legacy)
   from_bytes.pth       a zip whose data.pkl is plain pickle.dumps(OrderedDict(w=tensor)), so the
@@ -337,6 +339,22 @@ def generate(out):
     torch.save(prefixed, p)
     prove(p, prefixed)
     record("module_prefix.pth", "zip", names, prefix="module.")
+
+    # A checkpoint saved from a GPU run: the same zip with every storage tagged 'cuda:0' (what
+    # torch.save writes for CUDA tensors). No GPU is needed to write the tag: location_tag is
+    # swapped for the save. torch.load(map_location='cpu') reads it; drgrade must too.
+    p = os.path.join(out, "gpu_zip.pth")
+    tag = torch.serialization.location_tag
+    torch.serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        torch.save(sd, p)
+    finally:
+        torch.serialization.location_tag = tag
+    with zipfile.ZipFile(p) as z:
+        assert b"cuda:0" in z.read([n for n in z.namelist() if n.endswith("data.pkl")][0])
+    got = torch.load(p, map_location="cpu")
+    assert list(got) == names and all(torch.equal(got[k], sd[k]) for k in names)
+    record("gpu_zip.pth", "zip", names)
 
     p = os.path.join(out, "ckpt_model.pth")
     ck = {"model": sd, "epoch": 3, "best_acc": 0.875, "arch": "tiny"}
