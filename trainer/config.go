@@ -57,7 +57,7 @@ type Config struct {
 	BucketCapMB          float64       // --bucket_cap_mb 25 (DistributedDataParallel's)
 	DDPNoOverlap         bool          // --ddp_no_overlap: all-reduce after backward instead of during it
 	FindUnusedParameters bool          // --find_unused_parameters
-	SyncBN               bool          // --sync_bn (torch 2.1's SyncBatchNorm: CUDA only)
+	SyncBN               bool          // --sync_bn: SyncBatchNorm (models.ConvertSyncBatchNorm), on CUDA and the CPU
 }
 
 // DefaultConfig is the script's argparse defaults plus drgrade's.
@@ -139,12 +139,6 @@ func (c *Config) Validate() error {
 	}
 	if c.BucketCapMB < 0 || math.IsNaN(c.BucketCapMB) || math.IsInf(c.BucketCapMB, 0) {
 		add("--bucket_cap_mb must be a positive number, got %v", c.BucketCapMB)
-	}
-	if c.SyncBN {
-		// torch.nn.SyncBatchNorm (torch 2.1) raises "SyncBatchNorm expected input tensor to be
-		// on GPU" for CPU tensors; drgrade has no SyncBatchNorm on either device yet, and says so
-		// rather than train with per-rank statistics.
-		add("--sync_bn is not available: drgrade has no SyncBatchNorm yet (PyTorch 2.1's runs on GPUs only); without it each rank normalises with its own batch statistics, as DistributedDataParallel does by default")
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "\n"))

@@ -86,6 +86,24 @@ func (d *distributed) wrap(model models.Model, cfg Config) error {
 	return nil
 }
 
+// syncBatchNorm is nn.SyncBatchNorm.convert_sync_batchnorm(model) when on: every BatchNorm
+// normalises a training batch with the statistics of all ranks' batches. drgrade's
+// SyncBatchNorm is written with ordinary ops and a differentiable all-reduce, so it also runs on
+// the CPU, where PyTorch 2.1's refuses CPU tensors. A single process has no one to sync with
+// and keeps plain BatchNorm, as PyTorch's SyncBatchNorm without a process group does.
+func (d *distributed) syncBatchNorm(model models.Model, on bool, out io.Writer) error {
+	if !on {
+		return nil
+	}
+	if d == nil {
+		fmt.Fprintln(out, "--sync_bn: a single process, so plain BatchNorm (SyncBatchNorm syncs data-parallel processes)")
+		return nil
+	}
+	n := models.ConvertSyncBatchNorm(model, d.proc.Group().SumAcrossRanks)
+	fmt.Fprintf(out, "SyncBatchNorm: %d BatchNorm layers normalise with the statistics of all %d processes' batches\n", n, d.proc.World())
+	return nil
+}
+
 // agreeOnStop makes stop collective: every rank stops at the same step when any rank was
 // asked to (a rank that stopped alone would leave the others waiting in an all-reduce). A
 // failed collective also stops the run; it is kept in d.err and returned instead of

@@ -228,7 +228,11 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		}
 		fmt.Fprintf(out, "Resuming from %s after epoch %d (best %s %.4f)\n", args.Resume, startEpoch, args.BestMetric, bestAcc)
 	}
-	// DistributedDataParallel(model), after --weights and --resume: rank 0's state everywhere.
+	// model = nn.SyncBatchNorm.convert_sync_batchnorm(model), then DistributedDataParallel(model),
+	// after --weights and --resume: rank 0's state everywhere.
+	if err := dist.syncBatchNorm(model, args.SyncBN, out); err != nil {
+		return nil, err
+	}
 	if err := dist.wrap(model, args); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ var supportTotal = regexp.MustCompile(`weighted / macro[^\n]*│\s*(\d+)\s*│`)
 // TestTrainDataParallel runs the binary as two data-parallel processes, started by drgrade
 // itself and by torchrun: the run finishes, rank 0 alone writes the logs, checkpoints and one
 // TensorBoard run, validation covers the whole split, it resumes from its last.pth, and a busy
-// rendezvous port or --sync_bn (no SyncBatchNorm yet) is refused with a clear message.
+// rendezvous port is refused with a clear message; --sync_bn trains too.
 func TestTrainDataParallel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the drgrade binary")
@@ -127,11 +127,15 @@ func TestTrainDataParallel(t *testing.T) {
 		}
 	})
 
-	t.Run("sync_bn on the CPU", func(t *testing.T) {
-		code, _, stderr := runDrgrade(t, bin, work, trainArgs(data, filepath.Join(t.TempDir(), "out"),
-			"--nproc_per_node", "2", "--sync_bn")...)
-		if code != exitUsage || !strings.Contains(stderr, "--sync_bn is not available") {
-			t.Fatalf("exit %d, stderr: %s", code, stderr)
+	// --sync_bn trains (its numbers are checked against one process in trainer/ddp's
+	// TestSyncBatchNormTwoRanksVsOneProcess) and says how many layers it synchronises.
+	t.Run("sync_bn", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := runDrgrade(t, bin, work, trainArgs(data, out,
+			"--nproc_per_node", "2", "--master_port", freeTCPPort(t), "--sync_bn")...)
+		if code != 0 || leaks.MatchString(stderr) || !strings.Contains(stdout, "SyncBatchNorm: 56 BatchNorm layers") {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 		}
+		check(t, out, stdout, 1)
 	})
 }

@@ -102,11 +102,13 @@ func (c *Conv2d) ForwardT(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 type BatchNorm2d struct {
 	Weight, Bias, RunningMean, RunningVar, NumBatchesTracked *ts.Tensor
 	Eps, Momentum                                            float64
+
+	sync SumAcrossRanks // set by ConvertSyncBatchNorm: SyncBatchNorm in training
 }
 
 // NewBatchNorm2d registers a BatchNorm2d over c channels (weight 1, bias 0, as PyTorch).
 func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
-	return &BatchNorm2d{
+	b := &BatchNorm2d{
 		Weight:            p.Param("weight", []int64{c}, Ones),
 		Bias:              p.Param("bias", []int64{c}, Zeros),
 		RunningMean:       p.Buffer("running_mean", []int64{c}, Zeros),
@@ -115,6 +117,8 @@ func NewBatchNorm2d(p Path, c int64) *BatchNorm2d {
 		Eps:               1e-5,
 		Momentum:          0.1,
 	}
+	p.sd.batchNorms = append(p.sd.batchNorms, b) // for ConvertSyncBatchNorm
+	return b
 }
 
 // ForwardT is F.batch_norm; in training it updates the running statistics in place and
@@ -124,6 +128,9 @@ func (b *BatchNorm2d) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 		if err := b.NumBatchesTracked.AddScalar_(ts.IntScalar(1)); err != nil {
 			return nil, err
 		}
+	}
+	if train && b.sync != nil {
+		return b.syncForward(x)
 	}
 	y, err := ts.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, train, b.Momentum, b.Eps, true)
 	if err != nil {

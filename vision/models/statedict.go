@@ -24,6 +24,8 @@ type StateDict struct {
 	entries []*Entry
 	index   map[string]int
 	err     error // first error met while registering (see Path)
+
+	batchNorms []*BatchNorm2d // every BatchNorm2d built on this state dict (ConvertSyncBatchNorm)
 }
 
 // NewStateDict returns an empty state dict.

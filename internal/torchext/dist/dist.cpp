@@ -21,6 +21,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include "gloo_decl.hpp"
 
@@ -93,6 +94,32 @@ c10::intrusive_ptr<c10d::ProcessGroupGloo::Options> glooOptions(std::chrono::mil
   options->threads = static_cast<int>(options->devices.size() * 2);
   return options;
 }
+
+// sum_over_ranks is all_reduce(SUM) of a copy of x, waited for.
+at::Tensor sum_over_ranks(Group *g, const at::Tensor &x) {
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> v{x.detach().clone(at::MemoryFormat::Contiguous)};
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::SUM;
+  g->backend->allreduce(v, o)->wait();
+  return v[0];
+}
+
+// AllReduceSum is torch.distributed.nn.functional.all_reduce(x, SUM): forward sums x over the
+// ranks; backward sums the incoming gradient over the ranks, since every rank's loss depends on
+// every rank's x. SyncBatchNorm's statistics go through it (vision/models/syncbn.go).
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t group) {
+    ctx->saved_data["group"] = group;
+    return sum_over_ranks(reinterpret_cast<Group *>(group), x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto *g = reinterpret_cast<Group *>(ctx->saved_data["group"].toInt());
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor()};
+    return {sum_over_ranks(g, grads[0]), at::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -393,6 +420,16 @@ void dx_reducer_free(dx_reducer r) {
   }
 }
 
+char *dx_allreduce_sum_autograd(dx_group g, void *in, void **out) {
+  try {
+    const at::Tensor &x = *static_cast<at::Tensor *>(in);
+    *out = new at::Tensor(AllReduceSum::apply(x, reinterpret_cast<int64_t>(g)));
+    return nullptr;
+  } catch (...) {
+    return err();
+  }
+}
+
 bool dx_nccl_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
 
 }  // extern "C"
@@ -419,6 +456,7 @@ void dx_group_free(dx_group) {}
 char *dx_allreduce(dx_group, void **, int, int, dx_work *) { return DX_UNAVAILABLE; }
 char *dx_broadcast(dx_group, void **, int, int, dx_work *) { return DX_UNAVAILABLE; }
 char *dx_allgather(dx_group, void *, void **, int) { return DX_UNAVAILABLE; }
+char *dx_allreduce_sum_autograd(dx_group, void *, void **) { return DX_UNAVAILABLE; }
 char *dx_barrier(dx_group) { return DX_UNAVAILABLE; }
 char *dx_broadcast_coalesced(dx_group, void **, int, int64_t, int) { return DX_UNAVAILABLE; }
 char *dx_verify_params(dx_group, void **, int) { return DX_UNAVAILABLE; }

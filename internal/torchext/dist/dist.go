@@ -273,6 +273,18 @@ func (g *Group) AllGather(in *ts.Tensor) ([]*ts.Tensor, error) {
 	return res, nil
 }
 
+// SumAcrossRanks returns x summed over every rank as a new tensor the caller owns, recorded
+// for autograd: its backward sums the incoming gradient over the ranks
+// (torch.distributed.nn.functional.all_reduce(x, SUM)). Every rank must call it in the same
+// order, in forward and so in backward. x is borrowed.
+func (g *Group) SumAcrossRanks(x *ts.Tensor) (*ts.Tensor, error) {
+	var out unsafe.Pointer
+	if err := cerr(C.dx_allreduce_sum_autograd(g.p, x.Ctensor(), &out)); err != nil {
+		return nil, err
+	}
+	return ts.FromCtensor(out), nil
+}
+
 // Barrier returns when every rank reached it (dist.barrier).
 func (g *Group) Barrier() error { return cerr(C.dx_barrier(g.p)) }
 

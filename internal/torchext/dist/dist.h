@@ -32,6 +32,9 @@ char *dx_broadcast(dx_group g, void **tensors, int n, int root, dx_work *out);
 // Gathers in from every rank: outs[0..world) receive new torch::Tensor* of in's shape and
 // dtype (the caller owns them), outs[r] holding rank r's.
 char *dx_allgather(dx_group g, void *in, void **outs, int world);
+// A new tensor: in summed over the ranks, differentiably (its backward sums the incoming
+// gradient over the ranks), as torch.distributed.nn.functional.all_reduce. Blocks until done.
+char *dx_allreduce_sum_autograd(dx_group g, void *in, void **out);
 char *dx_barrier(dx_group g);
 // c10d::broadcast_coalesced under NoGradGuard (what DDP's _sync_module_states calls).
 char *dx_broadcast_coalesced(dx_group g, void **tensors, int n, int64_t buffer_bytes, int root);
