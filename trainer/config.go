@@ -39,7 +39,8 @@ type Config struct {
 	Head           string  // --head slice | reset
 	AMPDType       string  // --amp_dtype bfloat16 | float16 ("": float16 on CUDA, bfloat16 on the CPU)
 	Threads        int     // --threads (0: libtorch's default)
-	ImgSize        int     // --img_size (0: the model's input size); val resize keeps 256/224
+	ImgSize        int     // --img_size (0: 224, or the model's input size with --transforms model)
+	Transforms     string  // --transforms script (train_imbalance.py's for every model) | model
 	SkipBadImages  bool    // --skip_bad_images
 	CheckImages    bool    // --check_images (default true): Preflight decodes every image before the run
 	Quiet          bool    // no progress bars (also automatic when stdout is not a terminal)
@@ -68,7 +69,7 @@ func DefaultConfig() Config {
 		Weights: "model_pth/resnet50-19c8e357.pth",
 		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
 		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
-		Head: "slice", CheckImages: true,
+		Head: "slice", CheckImages: true, Transforms: TransformsScript,
 		DistTimeout: 30 * time.Minute, BucketCapMB: 25,
 	}
 }
@@ -127,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads < 0 {
 		add("--threads must not be negative, got %d", c.Threads)
+	}
+	if c.Transforms != "" {
+		oneOf("transforms", c.Transforms, TransformsScript, TransformsModel)
 	}
 	if c.ImgSize != 0 && c.ImgSize < 32 {
 		add("--img_size must be at least 32, got %d", c.ImgSize)

@@ -290,7 +290,7 @@ func TestTrainOneEpochOnDevice(t *testing.T) {
 func tinyLoader(t *testing.T, dir string) *loader.Loader {
 	t.Helper()
 	mcfg, _ := models.Lookup("shufflenet_small")
-	tcfg := TransformConfig(mcfg, 32)
+	tcfg := TransformConfig(mcfg, 32, TransformsScript)
 	pipe, err := transforms.TrainPipeline(tcfg)
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,8 @@ type EvalConfig struct {
 	NumClasses int    // --num_classes
 	BatchSize  int    // --batch_size
 	NumWorkers int    // --num_workers; < 0: the script's default
-	ImgSize    int    // --img_size; 0: the model's input size
+	ImgSize    int    // --img_size; 0: 224 (or the model's input size with Transforms "model")
+	Transforms string // --transforms: script ("", train_imbalance.py's for every model) or model
 	Threads    int    // --threads; 0: libtorch's default
 	TTA        string // --tta: "" or "hflip"
 	SkipBad    bool   // --skip_bad_images
@@ -126,6 +127,9 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	if cfg.TTA != "" && cfg.TTA != "hflip" {
 		return nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
 	}
+	if err := checkTransforms(cfg.Transforms); err != nil {
+		return nil, inputErr(err)
+	}
 	mcfg, err := models.Lookup(cfg.Model)
 	if err != nil {
 		return nil, inputErr(err)
@@ -141,7 +145,7 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 		return nil, inputErr(err)
 	}
 	fmt.Fprintln(out, ds.FoundMessage())
-	tcfg := TransformConfig(mcfg, cfg.ImgSize)
+	tcfg := TransformConfig(mcfg, cfg.ImgSize, cfg.Transforms)
 	pipe, err := transforms.ValPipeline(tcfg)
 	if err != nil {
 		return nil, err
@@ -311,8 +315,9 @@ type PredictConfig struct {
 	Weights    string
 	NumClasses int
 	BatchSize  int
-	NumWorkers int // < 0: the script's default
-	ImgSize    int // 0: the model's input size
+	NumWorkers int    // < 0: the script's default
+	ImgSize    int    // 0: 224 (or the model's input size with Transforms "model")
+	Transforms string // script ("") or model, as EvalConfig
 	Threads    int
 	TTA        string // "" or "hflip"
 	Quiet      bool
@@ -342,6 +347,9 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	if cfg.TTA != "" && cfg.TTA != "hflip" {
 		return nil, nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
 	}
+	if err := checkTransforms(cfg.Transforms); err != nil {
+		return nil, nil, inputErr(err)
+	}
 	mcfg, err := models.Lookup(cfg.Model)
 	if err != nil {
 		return nil, nil, inputErr(err)
@@ -356,7 +364,7 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	ds := &dataset.Dataset{Split: "predict", Names: paths, Paths: paths, Labels: make([]int, len(paths)),
 		NumClasses: cfg.NumClasses, ClassCounts: make([]int, cfg.NumClasses)}
 	ds.ClassCounts[0] = len(paths)
-	tcfg := TransformConfig(mcfg, cfg.ImgSize)
+	tcfg := TransformConfig(mcfg, cfg.ImgSize, cfg.Transforms)
 	pipe, err := transforms.ValPipeline(tcfg)
 	if err != nil {
 		return nil, nil, err
@@ -435,4 +443,12 @@ func loadEvalModel(name string, numClasses int, weights, device string, threads 
 		return nil, dev, err
 	}
 	return m, dev, nil
+}
+
+// checkTransforms refuses a --transforms other than script, model or unset.
+func checkTransforms(mode string) error {
+	if mode != "" && mode != TransformsScript && mode != TransformsModel {
+		return fmt.Errorf("--transforms %q: want %s (train_imbalance.py's for every model) or %s (the model's own)", mode, TransformsScript, TransformsModel)
+	}
+	return nil
 }

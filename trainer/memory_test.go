@@ -78,7 +78,7 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		tcfg := TransformConfig(m.Config(), cfg.ImgSize)
+		tcfg := TransformConfig(m.Config(), cfg.ImgSize, cfg.Transforms)
 		pipe, err := transforms.TrainPipeline(tcfg)
 		if err != nil {
 			t.Fatal(err)

@@ -99,8 +99,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 	mcfg := model.Config()
 
 	// 数据增强 (data_transform): the script's pipelines at the model's input size.
-	tcfg := TransformConfig(mcfg, args.ImgSize)
+	tcfg := TransformConfig(mcfg, args.ImgSize, args.Transforms)
 	imgSize := tcfg.CropSize
+	fmt.Fprintln(out, DescribeTransforms(args.Transforms, tcfg))
 	trainTransform, err := transforms.TrainPipeline(tcfg)
 	if err != nil {
 		return nil, err
@@ -436,18 +437,50 @@ func newRunDir(base string) (string, error) {
 	}
 }
 
-// TransformConfig is the script's data_transform for a model: crops of imgSize (0: the
-// model's input size), the val resize at imgSize/crop_pct (256 for 224), and the model's
-// Normalize constants.
-func TransformConfig(mcfg models.Config, imgSize int) transforms.Config {
+// The --transforms choices.
+const (
+	// TransformsScript is train_imbalance.py's data_transform for every --model:
+	// RandomResizedCrop(224), Resize(256) + CenterCrop(224), ImageNet mean/std.
+	TransformsScript = "script"
+	// TransformsModel is each model's own recipe (timm's pretrained_cfg): its input size,
+	// crop_pct and Normalize constants (xception 299/333 with mean/std 0.5, EfficientNetV2 at
+	// 384 or 480, ...).
+	TransformsModel = "model"
+)
+
+// TransformConfig is the data_transform of a run. With mode TransformsScript ("" too) it is
+// the script's for every model: crops of imgSize (0: 224), the val resize at imgSize·256/224
+// (256 for 224), ImageNet's Normalize. With TransformsModel it is the model's own: crops of
+// imgSize (0: the model's input size), the val resize at imgSize/crop_pct, the model's Normalize.
+func TransformConfig(mcfg models.Config, imgSize int, mode string) transforms.Config {
+	tcfg := transforms.DefaultConfig() // the script's: 224, 256, ImageNet mean/std
+	cropPct := float64(tcfg.CropSize) / float64(tcfg.ResizeSize)
+	if mode == TransformsModel {
+		if imgSize == 0 {
+			imgSize = mcfg.InputSize
+		}
+		cropPct = mcfg.CropPct
+		for i := 0; i < 3; i++ {
+			tcfg.Mean[i], tcfg.Std[i] = float32(mcfg.Mean[i]), float32(mcfg.Std[i])
+		}
+	}
 	if imgSize == 0 {
-		imgSize = mcfg.InputSize
+		imgSize = tcfg.CropSize
 	}
-	tcfg := transforms.DefaultConfig()
 	tcfg.CropSize = imgSize
-	tcfg.ResizeSize = int(math.Round(float64(imgSize) / mcfg.CropPct))
-	for i := 0; i < 3; i++ {
-		tcfg.Mean[i], tcfg.Std[i] = float32(mcfg.Mean[i]), float32(mcfg.Std[i])
-	}
+	tcfg.ResizeSize = int(math.Round(float64(imgSize) / cropPct))
 	return tcfg
+}
+
+// DescribeTransforms is the run header's line on the transforms.
+func DescribeTransforms(mode string, t transforms.Config) string {
+	if mode == "" {
+		mode = TransformsScript
+	}
+	return fmt.Sprintf("Transforms (%s): train RandomResizedCrop(%d) + the script's augmentation, val Resize(%d) + CenterCrop(%d), Normalize(mean=%s, std=%s)",
+		mode, t.CropSize, t.ResizeSize, t.CropSize, fmtFloat3(t.Mean), fmtFloat3(t.Std))
+}
+
+func fmtFloat3(v [3]float32) string {
+	return fmt.Sprintf("[%g, %g, %g]", v[0], v[1], v[2])
 }

@@ -62,7 +62,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	tcfg := trainer.TransformConfig(mcfg, 0)
+	tcfg := trainer.TransformConfig(mcfg, 0, trainer.TransformsModel)
 	pipe, err := transforms.ValPipeline(tcfg)
 	if err != nil {
 		return err

@@ -164,3 +164,6 @@ func runRecovered(c command, args []string, stdout, stderr io.Writer) (err error
 
 // deviceHelp is the --device help of the commands that run a model.
 const deviceHelp = "cpu, or a CUDA device (0, cuda:0); without CUDA it falls back to the CPU with a message"
+
+// transformsHelp is the --transforms help of train, eval and predict.
+const transformsHelp = "script (train_imbalance.py's for every model: RandomResizedCrop(224), Resize(256) + CenterCrop(224), ImageNet mean/std) or model (the model's own input size, crop_pct and mean/std, e.g. xception 299/333 and mean/std 0.5)"
