@@ -74,6 +74,13 @@ bench: setup pyenv
 bench-go: setup
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
+# drgrade's training steps against PyTorch's on the same NVIDIA GPU, fp32 and AMP, one table
+# (docs/gpu-check.md); exit 2 without a GPU or with a CPU build (use `make gpu-check CUDA=1`).
+# On a GPU machine without Go: scripts/gpu-check.sh with a prebuilt CUDA bin/drgrade.
+.PHONY: gpu-check
+gpu-check: build
+	./scripts/gpu-check.sh
+
 # Data pipeline images/s from JPEG, drgrade's loader vs PyTorch's DataLoader (bench/README.md);
 # QUICK by default, FULL=1 for more images and pairs.
 bench-data: setup pyenv

@@ -47,6 +47,7 @@ var commands = []command{
 	{"transform", "apply the train or val pipeline to an image (debugging, parity)", runTransform},
 	{"forward", "run one forward pass of a model on an input (debugging, parity)", runForward},
 	{"version", "print drgrade, gotch and libtorch versions and the device", runVersion},
+	{"steps", "the training steps of make gpu-check, on batches from .npy files", runSteps},
 }
 
 func main() {
