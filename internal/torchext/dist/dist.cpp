@@ -25,9 +25,16 @@
 
 #include "gloo_decl.hpp"
 
-#if DRGRADE_LIBTORCH_CUDA
-// CUDA builds: the real header (it needs nccl.h on the include path, from the nvidia-nccl wheel
-// or the system) declares the class libtorch_cuda.so exports.
+// CUDA builds whose setup found nccl.h and the CUDA headers it includes (the nvidia wheels'
+// headers, linked into third_party/cuda/include; DRGRADE_NCCL_HEADERS in torch_abi.h): the real
+// header declares the class libtorch_cuda.so exports.
+#if DRGRADE_LIBTORCH_CUDA && DRGRADE_NCCL_HEADERS
+#define DX_NCCL 1
+#else
+#define DX_NCCL 0
+#endif
+
+#if DX_NCCL
 #define USE_C10D_NCCL 1
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -195,7 +202,7 @@ char *dx_group_new(dx_store s, int backend, int rank, int world, int64_t timeout
       g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(beStore, rank, world, glooOptions(timeout));
       g->pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->backend);
     } else if (backend == 1) {
-#if DRGRADE_LIBTORCH_CUDA
+#if DX_NCCL
       auto opts = c10::make_intrusive<c10d::ProcessGroup::Options>("nccl", timeout);
       g->pg = c10::make_intrusive<c10d::ProcessGroup>(groupStore, rank, world, opts);
       StorePtr beStore = c10::make_intrusive<c10d::PrefixStore>("cuda/", groupStore);
@@ -203,6 +210,9 @@ char *dx_group_new(dx_store s, int backend, int rank, int world, int64_t timeout
       nopts->timeout = timeout;
       g->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(beStore, rank, world, nopts);
       g->pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, g->backend);
+#elif DRGRADE_LIBTORCH_CUDA
+      return strdup("this CUDA build of drgrade was compiled without nccl.h and the CUDA headers (setup-libtorch.sh "
+                    "warned), so it has no NCCL backend; use gloo");
 #else
       return strdup("the NCCL backend needs a CUDA build of drgrade (this libtorch is CPU-only); use gloo");
 #endif
@@ -430,7 +440,7 @@ char *dx_allreduce_sum_autograd(dx_group g, void *in, void **out) {
   }
 }
 
-bool dx_nccl_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
+bool dx_nccl_compiled(void) { return DX_NCCL != 0; }
 
 }  // extern "C"
 
