@@ -34,6 +34,9 @@ type EpochResult struct {
 	Skipped       []loader.Skipped
 	Seconds       float64
 	Steps         int // optimiser steps attempted
+	// ClassCounts is how many samples of each class this rank trained on (the sampler's draw:
+	// the split's counts with --sampler random, about equal with --sampler weighted).
+	ClassCounts []int
 	SkippedSteps  int // of those, skipped by the GradScaler (inf/NaN gradients)
 }
 
@@ -149,6 +152,12 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 			if p == labelsGo[i] {
 				accuNum++
 			}
+		}
+		for _, y := range labelsGo {
+			for int(y) >= len(res.ClassCounts) {
+				res.ClassCounts = append(res.ClassCounts, 0)
+			}
+			res.ClassCounts[y]++
 		}
 		accuLoss += float32(st.Loss)
 		if !st.Stepped {

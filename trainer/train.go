@@ -30,6 +30,7 @@ type Result struct {
 	BestValue         float64
 	Last              EpochRecord
 	Epochs            []EpochRecord
+	LastTrain         EpochResult // the last epoch's train_one_epoch result (steps, samples per class)
 }
 
 // Run is train_imbalance.py's main(args), step for step, with train_original.py's weight
@@ -339,6 +340,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 			}
 		}
 		res.Epochs = append(res.Epochs, rec)
+		res.LastTrain = tr
 		res.Last = rec
 		if v := rec.metric(args.BestMetric); v > bestAcc {
 			bestAcc = v
@@ -378,7 +380,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 func setCuDNN(args Config) error {
 	torchext.SetCuDNN(args.CuDNNBenchmark, args.Deterministic)
 	if args.Deterministic {
-		return torchext.SetDeterministicAlgorithms(true)
+		// warn_only: CUDA has no deterministic backward for adaptive_avg_pool2d (every ResNet),
+		// and strict mode would refuse to train those at all.
+		return torchext.SetDeterministicAlgorithms(true, true)
 	}
 	return nil
 }

@@ -65,8 +65,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 	weightDecay := fs.Float64("weight_decay", 1e-4, "Adam weight_decay (L2, added to the gradient)")
 	classCounts := fs.String("class_counts", "4980,514,3604,188,731", "comma-separated training-set class counts: CrossEntropyLoss(weight=1/count); \"\": unweighted")
 	cudnnBenchmark := fs.Bool("cudnn_benchmark", false, "torch.backends.cudnn.benchmark")
-	deterministic := fs.Bool("deterministic", false, "torch.backends.cudnn.deterministic (cuDNN only; see --deterministic_algorithms)")
-	detAlgos := fs.Bool("deterministic_algorithms", false, "also torch.use_deterministic_algorithms(True), as train's --deterministic (resnet's adaptive_avg_pool2d backward has no deterministic CUDA kernel)")
+	deterministic := fs.Bool("deterministic", false, "as train's: cudnn.deterministic and torch.use_deterministic_algorithms(True, warn_only=True)")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
 	seed := fs.Uint64("seed", 0, "torch.manual_seed before the model is built")
 	out := fs.String("out", "", "write the final weights here (a torch.save(model.state_dict()) .pth)")
@@ -136,8 +135,8 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 			}
 			res.Device = trainer.DeviceName(dev)
 			torchext.SetCuDNN(*cudnnBenchmark, *deterministic)
-			if *detAlgos {
-				if err := torchext.SetDeterministicAlgorithms(true); err != nil {
+			if *deterministic {
+				if err := torchext.SetDeterministicAlgorithms(true, true); err != nil {
 					return err
 				}
 			}

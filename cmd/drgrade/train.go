@@ -56,7 +56,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model name: "+strings.Join(models.Names(), ", "))
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "device id (i.e. 0 or 0,1 or cpu; also cuda:0): CUDA when this build has it and a GPU is present, else the CPU; 0,1 trains data-parallel, one process per GPU")
 	fs.BoolVar(&cfg.CuDNNBenchmark, "cudnn_benchmark", cfg.CuDNNBenchmark, "torch.backends.cudnn.benchmark: let cuDNN time its algorithms (faster, not reproducible)")
-	fs.BoolVar(&cfg.Deterministic, "deterministic", cfg.Deterministic, "cudnn.deterministic and torch.use_deterministic_algorithms: reproducible CUDA runs (ops without a deterministic kernel fail)")
+	fs.BoolVar(&cfg.Deterministic, "deterministic", cfg.Deterministic, "cudnn.deterministic and torch.use_deterministic_algorithms(True, warn_only=True): reproducible CUDA runs (ops without a deterministic kernel print a warning)")
 	fs.StringVar(&cfg.Weights, "weights", cfg.Weights, `initial weights (.pth in any torch.save format); "" for none`)
 	fs.BoolVar(&cfg.UseFocalLoss, "use_focal_loss", cfg.UseFocalLoss, "use Focal Loss instead of CrossEntropyLoss")
 	fs.StringVar(&cfg.Output, "output", cfg.Output, "output root: <output>/weights/<model>/ and <output>/tensorboard/<model>/")

@@ -60,9 +60,9 @@ void tx_set_cudnn(bool benchmark, bool deterministic) {
   at::globalContext().setDeterministicCuDNN(deterministic);
 }
 
-char *tx_set_deterministic_algorithms(bool on) {
+char *tx_set_deterministic_algorithms(bool on, bool warn_only) {
   try {
-    at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/false);
+    at::globalContext().setDeterministicAlgorithms(on, warn_only);
     return nullptr;
   } catch (const std::exception &e) {
     return strdup(e.what());

@@ -60,10 +60,12 @@ func SetCuDNN(benchmark, deterministic bool) {
 	C.tx_set_cudnn(C.bool(benchmark), C.bool(deterministic))
 }
 
-// SetDeterministicAlgorithms is torch.use_deterministic_algorithms(on): ops without a
-// deterministic implementation then fail instead of silently varying between runs.
-func SetDeterministicAlgorithms(on bool) error {
-	return cerr(C.tx_set_deterministic_algorithms(C.bool(on)))
+// SetDeterministicAlgorithms is torch.use_deterministic_algorithms(on, warn_only=warnOnly):
+// ops without a deterministic implementation then fail (or, with warnOnly, warn) instead of
+// silently varying between runs. On CUDA several common backward kernels have none
+// (adaptive_avg_pool2d's, used by every ResNet), so strict mode stops such a run.
+func SetDeterministicAlgorithms(on, warnOnly bool) error {
+	return cerr(C.tx_set_deterministic_algorithms(C.bool(on), C.bool(warnOnly)))
 }
 
 // CUDARNGState is torch.cuda.get_rng_state(dev) as a new uint8 tensor the caller owns.

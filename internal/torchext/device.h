@@ -19,7 +19,7 @@ char *tx_pinned_from_bytes(const void *data, long long nbytes, const long long *
 
 // torch.backends.cudnn.benchmark / .deterministic and torch.use_deterministic_algorithms.
 void tx_set_cudnn(bool benchmark, bool deterministic);
-char *tx_set_deterministic_algorithms(bool on);
+char *tx_set_deterministic_algorithms(bool on, bool warn_only);
 
 // torch.cuda.get_rng_state(device) as a new uint8 tensor, and torch.cuda.set_rng_state.
 char *tx_cuda_get_rng_state(int device, void **out);
