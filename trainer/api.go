@@ -57,7 +57,8 @@ func ToDevice(model models.Model, device gotch.Device) error {
 
 // NewAMP returns the autocast setting of --use_amp on device: off when enabled is false,
 // otherwise autocast with dtype "bfloat16" or "float16" ("": float16 on CUDA, bfloat16 on
-// the CPU, the defaults of torch.cuda.amp and of PyTorch's CPU autocast). useScaler says
+// the CPU, the defaults of torch.cuda.amp and of PyTorch's CPU autocast; float16 on the CPU is
+// an error, as in torch 2.1, whose CPU autocast only runs bfloat16). useScaler says
 // whether the script's GradScaler acts (float16 on CUDA): pass it to NewGradScalerOn.
 func NewAMP(enabled bool, dtype string, device gotch.Device) (amp AMP, useScaler bool, err error) {
 	switch dtype {
@@ -65,8 +66,8 @@ func NewAMP(enabled bool, dtype string, device gotch.Device) (amp AMP, useScaler
 	default:
 		return AMP{}, false, fmt.Errorf("--amp_dtype %q: want bfloat16 or float16", dtype)
 	}
-	amp, useScaler, _ = ampPlan(enabled, dtype, torchext.OrCPU(device))
-	return amp, useScaler, nil
+	amp, useScaler, _, err = ampPlan(enabled, dtype, torchext.OrCPU(device))
+	return amp, useScaler, err
 }
 
 // NewRunDir creates base/runN for the first unused N and returns it: the TensorBoard log

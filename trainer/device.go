@@ -124,12 +124,20 @@ func toDevice(model models.Model, dev gotch.Device) error {
 }
 
 // ampPlan is the script's AMP set-up for a device: on CUDA, torch.cuda.amp.autocast (float16
-// unless --amp_dtype bfloat16) with a GradScaler for float16; on the CPU, CPU autocast
-// (bfloat16 unless --amp_dtype float16) and no scaler, as PyTorch's GradScaler only scales on
-// CUDA. amp_dtype "" means the device's default.
-func ampPlan(useAMP bool, ampDType string, dev gotch.Device) (amp AMP, scale bool, desc string) {
+// unless --amp_dtype bfloat16) with a GradScaler for float16; on the CPU, CPU autocast with
+// bfloat16 and no scaler, as PyTorch's GradScaler only scales on CUDA. amp_dtype "" means the
+// device's default. float16 on the CPU is refused, as torch 2.1
+// refuses it: torch.autocast('cpu', dtype=torch.float16) warns "In CPU autocast, but the
+// target dtype is not supported. Disabling autocast." and then raises "Currently, AutocastCPU
+// only support Bfloat16 as the autocast_cpu_dtype" on entering.
+func ampPlan(useAMP bool, ampDType string, dev gotch.Device) (amp AMP, scale bool, desc string, err error) {
 	if !useAMP {
-		return AMP{}, false, ""
+		return AMP{}, false, "", nil
+	}
+	if ampDType == "float16" && !torchext.IsCUDA(dev) {
+		return AMP{}, false, "", fmt.Errorf("--use_amp --amp_dtype float16 on %s: PyTorch 2.1's CPU autocast supports bfloat16 only "+
+			"(torch.autocast('cpu', dtype=torch.float16) raises \"Currently, AutocastCPU only support Bfloat16 as the autocast_cpu_dtype\"); "+
+			"use --amp_dtype bfloat16 (the CPU's default) or a CUDA --device", torchext.DeviceName(torchext.OrCPU(dev)))
 	}
 	amp = AMP{Enabled: true, Device: torchext.CPU, DType: torchext.BFloat16}
 	if torchext.IsCUDA(dev) {
@@ -148,7 +156,7 @@ func ampPlan(useAMP bool, ampDType string, dev gotch.Device) (amp AMP, scale boo
 		if scale {
 			desc += ", GradScaler (init scale 65536, growth 2.0 every 2000 steps, backoff 0.5)"
 		}
-		return amp, scale, desc
+		return amp, scale, desc, nil
 	}
-	return amp, false, fmt.Sprintf("AMP: autocast on CPU with %s (PyTorch's CPU autocast; no GradScaler on CPU)", name)
+	return amp, false, fmt.Sprintf("AMP: autocast on CPU with %s (PyTorch's CPU autocast; no GradScaler on CPU)", name), nil
 }

@@ -80,6 +80,13 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		return nil, &InputError{err}
 	}
 	device := plan.Device
+	// enable_amp = use_amp and "cuda" in device.type; scaler = torch.cuda.amp.GradScaler(enabled=enable_amp):
+	// the scaler acts for float16 on CUDA only (CPU autocast runs bfloat16 without one, and
+	// refuses float16 as torch 2.1 does).
+	amp, scale, ampDesc, err := ampPlan(args.UseAMP, args.AMPDType, device)
+	if err != nil {
+		return nil, &InputError{err}
+	}
 	fmt.Fprintln(out, args.Namespace())
 	fmt.Fprintf(out, "Using device: %s%s\n", torchext.DeviceName(device), plan.Note)
 	dist.describe(out, args)
@@ -200,9 +207,6 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		}
 	}
 
-	// enable_amp = use_amp and "cuda" in device.type; scaler = torch.cuda.amp.GradScaler(enabled=enable_amp):
-	// the scaler acts for float16 on CUDA only (CPU autocast runs bfloat16 without one).
-	amp, scale, ampDesc := ampPlan(args.UseAMP, args.AMPDType, device)
 	if ampDesc != "" {
 		fmt.Fprintln(out, ampDesc)
 	}
