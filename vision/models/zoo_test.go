@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sugarme/gotch"
+
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
@@ -97,6 +99,12 @@ func forwardParity(t *testing.T, group string, names []string, trainCheck map[st
 		tc = append(tc, n)
 	}
 	dir := pyoracle.LiveDir(t, "testdata/zoo_"+group+"_gen.py", "--forward", strings.Join(names, ","), "--train_check", strings.Join(tc, ","))
+	forwardParityIn(t, dir, names, trainCheck)
+}
+
+// forwardParityIn is forwardParity's comparison against the generator's outputs in dir
+// (a live directory, or committed goldens: TestParityForwardGolden).
+func forwardParityIn(t *testing.T, dir string, names []string, trainCheck map[string]bool) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			onLockedThread(t, func() {
@@ -112,6 +120,7 @@ func forwardParity(t *testing.T, group string, names []string, trainCheck map[st
 				if len(r.Missing)+len(r.Unexpected) > 0 || r.Loaded != len(m.StateDict().Entries()) {
 					t.Fatalf("load: %s", r)
 				}
+				checkInformative(t, m)
 				x := readNpyTensor(t, filepath.Join(dir, name+"_x.npy"))
 				defer x.MustDrop()
 				check := func(train bool, file string) {
@@ -151,6 +160,33 @@ func forwardParity(t *testing.T, group string, names []string, trainCheck map[st
 				}
 			})
 		})
+	}
+}
+
+// checkInformative fails the test if a floating-point tensor of more than one element is
+// constant in the reference weights just loaded into m: a dropped or misplaced tensor
+// (a bias left at its zero initialisation) would then give the same logits.
+// zoo_ref.check_informative refuses to write such weights; this catches goldens from before.
+func checkInformative(t *testing.T, m Model) {
+	t.Helper()
+	for _, e := range m.StateDict().Entries() {
+		if e.Tensor.DType() != gotch.Float || e.Tensor.Numel() < 2 {
+			continue
+		}
+		lo, err := e.Tensor.Min(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi, err := e.Tensor.Max(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, h := lo.Float64Values()[0], hi.Float64Values()[0]
+		lo.MustDrop()
+		hi.MustDrop()
+		if l == h {
+			t.Errorf("%s is constant (%v) in the reference weights: regenerate them with zoo_ref.perturb", e.Name, l)
+		}
 	}
 }
 

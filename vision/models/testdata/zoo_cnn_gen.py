@@ -5,11 +5,20 @@ mobilenet_v3/mobilenet_v3_large (small/large), shufflenet_small/shufflenet (v2 x
 
 --keys:            keys_cnn.json: per --model name, the reference state_dict keys and shapes
                    and the parameter count (committed golden, small).
---forward NAMES:   per name, weights created by the reference model (BatchNorm statistics and
-                   affine parameters randomised so eval mode is not trivial) saved with
-                   torch.save, an input batch, eval-mode logits, and for --train_check names
-                   the train-mode logits and the BatchNorm buffers after that forward (live
-                   only: the weights are too big to commit).
+--forward NAMES:   per name, weights created by the reference model and perturbed by
+                   zoo_ref.perturb (no parameter or buffer left constant: BatchNorm statistics
+                   and affine, the zero biases of VGG/AlexNet/GoogLeNet/DenseNet/MobileNetV3
+                   classifiers and convolutions, squeeze-excitation included; checked before
+                   saving) saved with torch.save, an input batch, eval-mode logits, and for
+                   --train_check names the train-mode logits and the BatchNorm buffers after
+                   that forward (live only for the zoo's models: their weights are too big to
+                   commit).
+--size S:          the input's height and width (default: 299 for xception, 224 otherwise).
+
+VARIANTS are forward-only models outside the zoo, small enough that their weights are committed
+(testdata/forward/, TestParityForwardGolden): mobilenet_v3_w035 is torchvision's
+mobilenet_v3_small at width_mult 0.35 (0.8 MB of weights; width 1.0 is 6 MB), the same
+MobileNetV3 code path as the zoo's mobilenet_v3 with channels _make_divisible(c * 0.35, 8).
 
 Dropout in a train-check forward draws from libtorch's global generator. The Go test seeds it
 with DROPOUT_SEED right before building the first --forward model, so for that model (and only
@@ -23,20 +32,19 @@ Arwin-Yu/Deep-Learning-Image-Classification-Models-Based-CNN-or-Attention), rewr
 with the same module names; the others are torchvision 0.16 and timm 0.9.12 themselves.
 
 Usage: python zoo_cnn_gen.py --out DIR (--keys | --forward mobilenet_v3,densenet_tiny
-       --train_check mobilenet_v3,densenet_tiny)
+       --train_check mobilenet_v3,densenet_tiny [--size S] [--batch N])
 """
 import argparse
 import json
 import os
 import warnings
 
-import numpy as np
 import timm
 import torch
 import torch.nn as nn
 import torchvision
 
-from zoo_ref import ZFNet
+from zoo_ref import ZFNet, perturb, save_npy, save_state_dict
 
 NUM_CLASSES = 5
 SEED = 3
@@ -63,6 +71,9 @@ MODELS = {  # --model name: (architecture, builder)
     "shufflenet_small": ("shufflenet_v2_x0_5", lambda: tv.shufflenet_v2_x0_5(num_classes=NUM_CLASSES)),
     "shufflenet": ("shufflenet_v2_x1_0", lambda: tv.shufflenet_v2_x1_0(num_classes=NUM_CLASSES)),
 }
+VARIANTS = {  # forward-only models (not --keys): name: (architecture, builder)
+    "mobilenet_v3_w035": ("mobilenet_v3_small", lambda: tv.mobilenet_v3_small(num_classes=NUM_CLASSES, width_mult=0.35)),
+}
 INPUT_SIZE = {"xception": 299}  # timm's legacy_xception config; 224 for the rest
 
 
@@ -79,7 +90,8 @@ def replay_mobilenet_v3_init(model):
             nn.init.zeros_(m.bias)
 
 
-REPLAY_INIT = {"mobilenet_v3": replay_mobilenet_v3_init, "mobilenet_v3_large": replay_mobilenet_v3_init}
+REPLAY_INIT = {"mobilenet_v3": replay_mobilenet_v3_init, "mobilenet_v3_large": replay_mobilenet_v3_init,
+               "mobilenet_v3_w035": replay_mobilenet_v3_init}
 
 
 def has_active_dropout(model):
@@ -92,13 +104,14 @@ p.add_argument("--keys", action="store_true")
 p.add_argument("--forward", default="")
 p.add_argument("--train_check", default="")
 p.add_argument("--batch", type=int, default=2)
+p.add_argument("--size", type=int, default=0)
 args = p.parse_args()
 os.makedirs(args.out, exist_ok=True)
 torch.set_num_threads(max(1, os.cpu_count() or 1))
 warnings.filterwarnings("ignore", category=FutureWarning)
 meta = {"generator": "zoo_cnn_gen.py", "seed": SEED, "dropout_seed": DROPOUT_SEED,
         "torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__,
-        "num_classes": NUM_CLASSES}
+        "num_classes": NUM_CLASSES, "batch": args.batch, "size": args.size}
 
 if args.keys:
     out = {}
@@ -115,35 +128,30 @@ forward = [n for n in args.forward.split(",") if n]
 train_check = set(n for n in args.train_check.split(",") if n)
 for i, name in enumerate(forward):
     torch.manual_seed(SEED)
-    m = MODELS[name][1]()
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.1, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.1, 0.1)
-    torch.save(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
-    size = INPUT_SIZE.get(name, 224)
+    build = {**MODELS, **VARIANTS}[name][1]
+    m = build()
+    perturb(m)
+    save_state_dict(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
+    size = args.size or INPUT_SIZE.get(name, 224)
     x = torch.randn(args.batch, 3, size, size)
-    np.save(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
+    save_npy(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
     m.eval()
     with torch.no_grad():
-        np.save(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
+        save_npy(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
     if name in train_check:
         if has_active_dropout(m):
             if i != 0 or name not in REPLAY_INIT:
                 raise SystemExit(f"{name}: a train check with dropout must be the first --forward model "
                                  f"and have its constructor's draws replayed (REPLAY_INIT)")
-            scratch = MODELS[name][1]()  # built first: construction draws too
+            scratch = build()  # built first: construction draws too
             torch.manual_seed(DROPOUT_SEED)
             REPLAY_INIT[name](scratch)
             del scratch
         m.train()
         with torch.no_grad():
-            np.save(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
+            save_npy(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
         bufs = {k: v for k, v in m.state_dict().items() if "running_" in k or "num_batches" in k}
-        torch.save(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
+        save_state_dict(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
     del m
 
 with open(os.path.join(args.out, "meta_cnn.json"), "w") as f:

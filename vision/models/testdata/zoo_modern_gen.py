@@ -10,11 +10,11 @@
 
 --keys:            keys_modern.json: per --model name, torchvision's state_dict keys and shapes
                    and the parameter count (committed golden, small).
---forward NAMES:   per name, weights created by torchvision and perturbed so that no parameter
-                   is a constant (BatchNorm statistics, LayerNorm affine, zero biases, ViT's zero
-                   head and class token, ConvNeXt's 1e-6 layer scale, Swin's small relative
-                   position bias) saved with torch.save, an input batch (--batch, default 1) and
-                   the eval-mode logits (live only: the weights are too big to commit).
+--forward NAMES:   per name, weights created by torchvision and perturbed by zoo_ref.perturb so
+                   that no parameter or buffer is a constant (BatchNorm statistics, LayerNorm
+                   affine, zero biases, ViT's zero head and class token, ConvNeXt's 1e-6 layer
+                   scale, Swin's small relative position bias) saved with torch.save, an input
+                   batch (--batch, default 1) and the eval-mode logits (live only: the weights are too big to commit).
 --train_check NAMES: for these names also the train-mode logits computed right after
                    torch.manual_seed(TRAIN_SEED) (so dropout and stochastic depth draw the same
                    masks as drgrade's forward after torchext.ManualSeed(TRAIN_SEED)), and the
@@ -30,11 +30,10 @@ import argparse
 import json
 import os
 
-import numpy as np
 import torch
 import torchvision
 
-from zoo_ref import convnext_xlarge
+from zoo_ref import convnext_xlarge, perturb, save_npy, save_state_dict
 
 NUM_CLASSES = 5
 SEED = 3
@@ -62,24 +61,6 @@ ARCHS = {
 
 def build(name):
     return ARCHS[name][1](num_classes=NUM_CLASSES)
-
-
-def perturb(m):
-    """Makes every tensor informative, so a permuted or misplaced key cannot pass."""
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.1, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
-        for k, p in m.named_parameters():
-            if k.endswith("layer_scale"):
-                p.uniform_(0.1, 0.5)
-            elif k.endswith("relative_position_bias_table"):
-                p.normal_(0, 0.5)
-            elif bool((p == 1).all()):
-                p.uniform_(0.5, 1.5)
-            elif bool((p == 0).all()):
-                p.uniform_(-0.1, 0.1)
 
 
 p = argparse.ArgumentParser()
@@ -112,20 +93,20 @@ for name in [n for n in args.forward.split(",") if n]:
     torch.manual_seed(SEED)
     m = build(name)
     perturb(m)
-    torch.save(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
+    save_state_dict(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
     shape = [int(d) for d in args.shape.split(",")] if args.shape else [args.batch, 3, 224, 224]
     x = torch.randn(*shape)
-    np.save(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
+    save_npy(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
     m.eval()
     with torch.no_grad():
-        np.save(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
+        save_npy(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
     if name in train_names:
         m.train()
         torch.manual_seed(TRAIN_SEED)
         with torch.no_grad():
-            np.save(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
+            save_npy(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
         bufs = {k: v for k, v in m.state_dict().items() if "running_" in k or "num_batches" in k}
-        torch.save(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
+        save_state_dict(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
     del m
 
 with open(os.path.join(args.out, "meta_modern.json"), "w") as f:

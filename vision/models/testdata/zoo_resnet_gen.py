@@ -3,8 +3,9 @@ resnext_big = torchvision resnet34, resnet50, resnet101, resnext50_32x4d, resnex
 
 --keys:            keys_resnet.json: per --model name, torchvision's state_dict keys and shapes
                    and the parameter count (committed golden, small).
---forward NAMES:   per name, weights created by torchvision (BatchNorm statistics randomised so
-                   eval mode is not trivial) saved with torch.save, an input batch, eval-mode
+--forward NAMES:   per name, weights created by torchvision and perturbed by zoo_ref.perturb (no
+                   parameter or buffer left constant: BatchNorm statistics and affine; checked
+                   before saving) saved with torch.save, an input batch, eval-mode
                    logits, and for --train_check names the train-mode logits and the BatchNorm
                    buffers after that forward (live only: the weights are too big to commit).
 
@@ -14,9 +15,10 @@ import argparse
 import json
 import os
 
-import numpy as np
 import torch
 import torchvision
+
+from zoo_ref import perturb, save_npy, save_state_dict
 
 ARCHS = {
     "resnet_small": "resnet34",
@@ -58,25 +60,19 @@ if args.keys:
 for name in [n for n in args.forward.split(",") if n]:
     torch.manual_seed(SEED)
     m = build(name)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.1, 0.1)
-                mod.running_var.uniform_(0.5, 1.5)
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.1, 0.1)
-    torch.save(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
+    perturb(m)
+    save_state_dict(m.state_dict(), os.path.join(args.out, f"{name}.pth"))
     x = torch.randn(args.batch, 3, 224, 224)
-    np.save(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
+    save_npy(os.path.join(args.out, f"{name}_x.npy"), x.numpy())
     m.eval()
     with torch.no_grad():
-        np.save(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
+        save_npy(os.path.join(args.out, f"{name}_eval.npy"), m(x).numpy())
     if name in args.train_check.split(","):
         m.train()
         with torch.no_grad():
-            np.save(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
+            save_npy(os.path.join(args.out, f"{name}_train.npy"), m(x).numpy())
         bufs = {k: v for k, v in m.state_dict().items() if "running_" in k or "num_batches" in k}
-        torch.save(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
+        save_state_dict(bufs, os.path.join(args.out, f"{name}_train_buffers.pth"))
 
 with open(os.path.join(args.out, "meta_resnet.json"), "w") as f:
     json.dump(meta, f, indent=1)
