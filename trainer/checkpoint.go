@@ -23,7 +23,10 @@ import (
 //	model.<key>                         the model's state_dict
 //	optimizer.state.<i>.exp_avg         Adam's moments for parameter i (torch's numbering)
 //	optimizer.state.<i>.exp_avg_sq
-//	optimizer.step                      int64, Adam's step count
+//	optimizer.state.<i>.step            float32 0-d, parameter i's state['step'] (as torch 2.1's
+//	                                    Adam state_dict); absent from files written before
+//	                                    per-parameter counts, which read optimizer.step for all
+//	optimizer.step                      int64, the number of optimizer.step() calls
 //	epoch                               int64, the last finished epoch (0-based)
 //	best_value                          float64, the best --best_metric so far
 //	rng_state                           uint8, torch.get_rng_state()
@@ -73,6 +76,9 @@ func saveLast(path string, model models.Model, opt *Adam, epoch int, best float6
 				}
 				entries = append(entries, e)
 			}
+		}
+		for i, n := range opt.Steps() {
+			entries = append(entries, pth.NewFloat32(fmt.Sprintf("%s%d.step", ckOptState, i), []int{}, []float32{float32(n)}))
 		}
 	}
 	entries = append(entries,
@@ -196,6 +202,9 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config, dev gotch.
 	if step > 0 {
 		if err := opt.restore(step, func(i int, which string) (*pth.Entry, error) {
 			e := get(fmt.Sprintf("%s%d.%s", ckOptState, i, which))
+			if e == nil && which == "step" {
+				return nil, nil // written before per-parameter step counts: optimizer.step for all
+			}
 			if e == nil {
 				return nil, fmt.Errorf("--resume %s: optimizer state of parameter %d is missing", path, i)
 			}
@@ -231,10 +240,25 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config, dev gotch.
 	return st, nil
 }
 
-// restore sets the step count and the moments from a checkpoint.
+// restore sets the step counts and the moments from a checkpoint: step is the number of
+// Step calls; entry(i, "step") is parameter i's own count (nil, nil for a file without
+// per-parameter counts, whose parameters all took step steps).
 func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, error), dev gotch.Device) error {
 	a.Close()
+	a.steps = make([]int64, len(a.params))
 	for i, p := range a.params {
+		a.steps[i] = step
+		e, err := entry(i, "step")
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			v, err := e.Float64s() // float32 0-d as torch 2.1's state['step']; an integer works too
+			if err != nil || len(v) != 1 || v[0] < 0 || v[0] != math.Trunc(v[0]) {
+				return fmt.Errorf("optimizer state %d.step is not a non-negative whole-number scalar", i)
+			}
+			a.steps[i] = int64(v[0])
+		}
 		for _, which := range []string{"exp_avg", "exp_avg_sq"} {
 			e, err := entry(i, which)
 			if err != nil {

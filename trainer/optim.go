@@ -12,12 +12,19 @@ import (
 // regularisation added to the gradient (not AdamW), as the script's
 // optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4). The step itself runs in
 // torchext, operation for operation as PyTorch's single-tensor implementation (its CPU path).
+//
+// Like PyTorch, it keeps one step count per parameter (state['step']): a parameter whose
+// gradient is None at a step is skipped and its count lags the others', so its bias
+// corrections differ from theirs afterwards.
 type Adam struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float64
-	StepCount                          int64 // state['step'], shared by all parameters here
+	// StepCount is the number of Step calls (optimizer.step()): drgrade's bookkeeping, not
+	// PyTorch state. The bias corrections use each parameter's own count (Steps).
+	StepCount int64
 
 	params           []*ts.Tensor // borrowed from the model
-	expAvg, expAvgSq []*ts.Tensor // owned; created lazily at the first step, as PyTorch does
+	expAvg, expAvgSq []*ts.Tensor // owned; created at the first step (zeros: PyTorch's lazy init)
+	steps            []int64      // state['step'] of each parameter; nil before the first step
 }
 
 // NewAdam builds the optimiser over params (borrowed: the model owns them).
@@ -51,8 +58,20 @@ func (a *Adam) Step() error {
 			a.expAvgSq = append(a.expAvgSq, v)
 		}
 	}
+	if a.steps == nil {
+		a.steps = make([]int64, len(a.params))
+	}
 	a.StepCount++
-	return torchext.AdamStep(a.params, a.expAvg, a.expAvgSq, a.StepCount, a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
+	return torchext.AdamStep(a.params, a.expAvg, a.expAvgSq, a.steps, a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
+}
+
+// Steps returns each parameter's state['step'] (a copy; nil before the first step): the
+// number of steps in which it had a gradient.
+func (a *Adam) Steps() []int64 {
+	if a.steps == nil {
+		return nil
+	}
+	return append([]int64(nil), a.steps...)
 }
 
 // Moments returns the first- and second-moment buffers (nil before the first step), for
@@ -64,5 +83,5 @@ func (a *Adam) Close() {
 	for _, t := range append(a.expAvg, a.expAvgSq...) {
 		t.MustDrop()
 	}
-	a.expAvg, a.expAvgSq = nil, nil
+	a.expAvg, a.expAvgSq, a.steps = nil, nil, nil
 }

@@ -42,7 +42,10 @@ char *tx_copy_(void *dst, void *src) {
   }
 }
 
-char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, double step,
+// One torch.optim.Adam step (torch 2.1's _single_tensor_adam, not capturable). steps[i] is
+// parameter i's state['step']: incremented here, and only for a parameter that has a gradient,
+// as PyTorch skips a parameter whose .grad is None (its step count then lags the others').
+char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
                    double lr, double beta1, double beta2, double eps, double weight_decay) {
   try {
     c10::NoGradGuard no_grad;
@@ -50,6 +53,7 @@ char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, do
       at::Tensor &param = *static_cast<at::Tensor *>(params[i]);
       at::Tensor grad = param.grad();
       if (!grad.defined()) continue;
+      double step = static_cast<double>(++steps[i]);
       at::Tensor &exp_avg = *static_cast<at::Tensor *>(exp_avgs[i]);
       at::Tensor &exp_avg_sq = *static_cast<at::Tensor *>(exp_avg_sqs[i]);
       if (weight_decay != 0) grad = grad.add(param, weight_decay);

@@ -22,7 +22,7 @@ char *tx_copy_(void *dst, void *src);  // dst.copy_(src) under NoGradGuard (like
 // _single_tensor_adam (torch 2.1, amsgrad=False, maximize=False): L2 weight decay added to the
 // gradient, lerp_ for the first moment, addcmul_ for the second, bias corrections from step.
 // Parameters without a gradient are skipped. Runs under NoGradGuard.
-char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, int n, double step,
+char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
                    double lr, double beta1, double beta2, double eps, double weight_decay);
 
 // GradScaler's two kernels (torch.cuda.amp.GradScaler, torch 2.1): unscale every parameter's
