@@ -12,6 +12,8 @@ the tensors it was made from; the script fails rather than write an unproven fix
   module_prefix.pth    DataParallel-style 'module.' keys (zip)
   gpu_zip.pth          zip.pth as a GPU run saves it: every storage tagged 'cuda:0'
                        (read with torch.load(map_location='cpu'))
+  gpu_legacy.pth       legacy.pth as torch 1.x saved it on a GPU: 'cuda:0' tags and
+                       torch.cuda.FloatStorage-style classes
   ckpt_model.pth       {'model': sd, 'epoch': 3, 'best_acc': 0.875, 'arch': 'tiny'} (zip)
   ckpt_state_dict.pth  {'state_dict': sd} (legacy)
   from_bytes.pth       a zip whose data.pkl is plain pickle.dumps(OrderedDict(w=tensor)), so the
@@ -41,6 +43,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import sys
 import tarfile
@@ -352,9 +355,28 @@ def generate(out):
         torch.serialization.location_tag = tag
     with zipfile.ZipFile(p) as z:
         assert b"cuda:0" in z.read([n for n in z.namelist() if n.endswith("data.pkl")][0])
-    got = torch.load(p, map_location="cpu")
-    assert list(got) == names and all(torch.equal(got[k], sd[k]) for k in names)
+    prove(p, sd, map_location="cpu")
     record("gpu_zip.pth", "zip", names)
+
+    # The same from torch 1.x on a GPU, legacy format: storages tagged 'cuda:0' and pickled as
+    # torch.cuda.FloatStorage (etc.). Written with the tag swapped, then the storage classes
+    # renamed in the pickle's GLOBAL opcodes (newline-terminated text; protocol 2 has no
+    # frames or offsets to fix).
+    p = os.path.join(out, "gpu_legacy.pth")
+    torch.serialization.location_tag = lambda storage: "cuda:0"
+    try:
+        torch.save(sd, p, _use_new_zipfile_serialization=False)
+    finally:
+        torch.serialization.location_tag = tag
+    with open(p, "rb") as f:
+        data = f.read()
+    n_storage_classes = len(re.findall(rb"ctorch\n\w+Storage\n", data))
+    data = re.sub(rb"ctorch\n(\w+Storage)\n", rb"ctorch.cuda\n\1\n", data)
+    assert n_storage_classes > 0 and b"ctorch.cuda\nFloatStorage\n" in data and b"cuda:0" in data
+    with open(p, "wb") as f:
+        f.write(data)
+    prove(p, sd, map_location="cpu")
+    record("gpu_legacy.pth", "legacy", names)
 
     p = os.path.join(out, "ckpt_model.pth")
     ck = {"model": sd, "epoch": 3, "best_acc": 0.875, "arch": "tiny"}
