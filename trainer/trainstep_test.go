@@ -20,7 +20,10 @@ import (
 // TestParityTrainStepResnetSmall: from the same initial weights and batches, one and three
 // whole training steps of resnet_small (train-mode forward, weighted CE, backward, Adam with
 // L2, warmup LR) give PyTorch's loss (≤ 1e-5 rel) and PyTorch's parameters and BatchNorm
-// buffers (every tensor within 1e-5 of its largest value).
+// buffers, compared by the change each step made: per tensor, ‖Δ − Δ_torch‖₂ / ‖Δ_torch‖₂ ≤
+// 1e-3 with Δ = after − init (changeError). The first step's warmup LR is 2e-7, so a bound
+// relative to the weights' own size could not see the update at all; this one fails with an
+// LR 10% off.
 func TestParityTrainStepResnetSmall(t *testing.T) {
 	dir := pyoracle.LiveDir(t, "testdata/trainstep_gen.py")
 	var golden struct{ Losses []float64 }
@@ -34,6 +37,10 @@ func TestParityTrainStepResnetSmall(t *testing.T) {
 		defer m.Close()
 		if _, err := models.LoadWeights(m, filepath.Join(dir, "init.pth"), models.HeadSlice); err != nil {
 			t.Fatal(err)
+		}
+		init := map[string][]float64{}
+		for _, e := range m.StateDict().Entries() {
+			init[e.Name] = e.Tensor.Float64Values()
 		}
 		w, _ := loss.ClassWeights([]int{4980, 514, 3604, 188, 731}, "inverse")
 		crit, _ := loss.NewCrossEntropy(w)
@@ -83,19 +90,13 @@ func TestParityTrainStepResnetSmall(t *testing.T) {
 					t.Fatalf("%s missing from PyTorch's state_dict", e.Name)
 				}
 				want, _ := r.Float64s()
-				g := e.Tensor.Float64Values()
-				var d, s float64
-				for i := range g {
-					d = math.Max(d, math.Abs(g[i]-want[i]))
-					s = math.Max(s, math.Abs(want[i]))
-				}
-				if rel := d / math.Max(s, 1e-12); rel > worst {
+				if rel := changeError(e.Tensor.Float64Values(), want, init[e.Name]); rel > worst {
 					worst, worstName = rel, e.Name
 				}
 			}
-			t.Logf("after step %d: worst tensor %s, max diff / max value %.2g", step+1, worstName, worst)
-			if worst > 1e-5 {
-				t.Errorf("after step %d: %s differs from PyTorch by %.2g of its scale (> 1e-5)", step+1, worstName, worst)
+			t.Logf("after step %d: worst tensor %s, ‖Δ − Δ_torch‖/‖Δ_torch‖ %.2g", step+1, worstName, worst)
+			if worst > 1e-3 {
+				t.Errorf("after step %d: %s's change differs from PyTorch's by %.2g of its norm (> 1e-3)", step+1, worstName, worst)
 			}
 		}
 	})
