@@ -60,6 +60,7 @@ func child(scenario string) int {
 var scenarios = map[string]func(ddp.Env) error{
 	"collectives": collectivesScenario,
 	"parity":      parityScenario,
+	"torchref":    torchrefScenario,
 	"dead":        func(env ddp.Env) error { return faultScenario(env, "dead") },
 	"hang":        func(env ddp.Env) error { return faultScenario(env, "hang") },
 	"launch-ok":   launchScenario,
@@ -646,14 +647,15 @@ func parityData(t *testing.T) string {
 	return dir
 }
 
-// TestParityTwoRanksVsOneProcess is the DDP contract on CPU: two ranks with batch 16 each take
+// TestTwoRanksVsOneProcess is the DDP contract on CPU (drgrade against itself; the oracle is
+// TestParityDDPAgainstTorchrun): two ranks with batch 16 each take
 // the same parameter steps as one process with batch 32 on the same samples (the model has no
 // BatchNorm; plain mean cross-entropy). Both ranks must hold bit-identical parameters after
 // every step (they apply the same averaged gradients). Against the single process both the
 // averaged gradients (a sum instead of a mean would be off by 2×) and the parameters after each
 // Adam step must agree within 1e-5 of their largest magnitude: float32 summation order (two
 // half-batch means averaged vs one mean of 32) is the only difference.
-func TestParityTwoRanksVsOneProcess(t *testing.T) {
+func TestTwoRanksVsOneProcess(t *testing.T) {
 	data := parityData(t)
 	var ref [][]float32
 	var err error
@@ -780,7 +782,7 @@ func TestSyncBatchNormTwoRanksVsOneProcess(t *testing.T) {
 		lo, hi int
 		tol    float64
 	}{
-		// Tolerances as TestParityTwoRanksVsOneProcess: summing 16+16 values in a
+		// Tolerances as TestTwoRanksVsOneProcess: summing 16+16 values in a
 		// different order than 32 (measured ≤ 1e-5 of the largest for every part here).
 		{"gradients", 0, nParams, 1e-4}, {"parameters", nParams, 2 * nParams, 1e-5},
 		{"running statistics", 2 * nParams, n, 1e-5},
