@@ -2,7 +2,9 @@
 checkpoint on the same split.
 
 Inputs: --data (a DDR-layout data set, e.g. drgrade's synthetic one), --weights (a state_dict
-.pth written by drgrade), --arch (the torchvision constructor), --num-classes, --split.
+.pth written by drgrade, or a {'model': state_dict, ...} checkpoint written by PyTorch, such as
+the committed testdata/eval_ckpt/torch_checkpoint.pth), --arch (the torchvision constructor),
+--num-classes, --split.
 Writes into --out:
   predictions.csv - image, label, prediction, prob_0..prob_{C-1}: the script's evaluate()
                     (model.eval(), torch.no_grad()) over Resize(round(S/0.875)), CenterCrop(S) (S = --img-size; 256 and 224 by default),
@@ -13,9 +15,11 @@ Writes into --out:
                     precision/recall/f1 (weighted, and macro with labels=range(C),
                     zero_division=0), balanced_accuracy_score, cohen_kappa_score(quadratic,
                     labels=range(C)).
-  meta.json       - versions.
+  meta.json       - versions and the SHA-256 of --weights.
 With --ckpt-out DIR it also saves the same weights as {'model': state_dict, 'epoch': 3} to
-DIR/torch_checkpoint.pth (a PyTorch-written checkpoint drgrade must read; not committed).
+DIR/torch_checkpoint.pth: a PyTorch-written checkpoint drgrade must read. That is how the
+committed testdata/eval_ckpt/torch_checkpoint.pth was made, from shufflenet_small trained by
+drgrade for 3 epochs (trainer's evalFixture; make goldens with the file deleted remakes it).
 """
 import argparse
 import csv
@@ -50,7 +54,8 @@ def main():
     torch.set_num_threads(1)
 
     model = getattr(torchvision.models, a.arch)(num_classes=a.num_classes)
-    model.load_state_dict(torch.load(a.weights, map_location="cpu"))
+    obj = torch.load(a.weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(obj["model"] if "model" in obj else obj)
     model.eval()
     if a.ckpt_out:
         os.makedirs(a.ckpt_out, exist_ok=True)
