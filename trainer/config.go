@@ -50,6 +50,9 @@ type Config struct {
 	// forceScaler turns the GradScaler on whatever the device: tests drive the CUDA AMP path's
 	// scaler arithmetic on the CPU with it (the scaler's kernels have a CPU twin in torchext).
 	forceScaler bool
+	// afterEpoch, when set, is called on the run's OS thread after each epoch's checkpoints:
+	// the memory test measures there.
+	afterEpoch func(epoch int)
 
 	// Distributed data parallel (trainer/ddp), active when the process was started by torchrun
 	// or by drgrade train --nproc_per_node (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set).

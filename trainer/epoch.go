@@ -63,7 +63,8 @@ func argmax1(pred *ts.Tensor) ([]int64, error) {
 		return nil, err
 	}
 	defer am.MustDrop()
-	return am.Int64Values(), nil
+	out := make([]int64, am.Numel())
+	return out, torchext.CopyTo(am, out) // one memcpy (from any device); errors returned, not log.Fatal
 }
 
 // forwardLoss runs the model and the criterion, under autocast when amp is on (the script's

@@ -156,3 +156,57 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 		}
 	})
 }
+
+// TestRunKeepsMemoryFlat is TestTrainStepsKeepMemoryFlat for a whole Run: each epoch's
+// training, evaluation, metrics, DDR.txt, metrics.json/csv, TensorBoard events, curves.png,
+// the best checkpoint with its confusion_matrix.png, and last.pth. From the end of epoch 4 to
+// the end of the last, live tensors stay exactly level, nothing is left to a finalizer but
+// gotch's Scalars, and RSS stays within 2%. In a child process with a fixed mmap threshold.
+func TestRunKeepsMemoryFlat(t *testing.T) {
+	if testutil.InMemoryTestParent(t, "TestRunKeepsMemoryFlat") {
+		return
+	}
+	cfg := tinyConfig(t, t.TempDir())
+	cfg.Epochs, cfg.NumWorkers = 14, 1
+	if testing.Short() {
+		cfg.Epochs = 8
+	}
+	const warm = 4
+	type reading struct {
+		live         int
+		fin, sc, rss int64
+		cHeap        int64
+	}
+	var at []reading
+	cfg.afterEpoch = func(epoch int) {
+		if epoch+1 != warm && epoch+1 != cfg.Epochs {
+			return
+		}
+		debug.FreeOSMemory()
+		at = append(at, reading{len(ts.ExistingTensors), int64(finalizersQueued()), atomic.LoadInt64(&ts.ScalarCount),
+			testutil.RSS(t), torchext.MallocInUse()})
+	}
+	goroutines0 := runtime.NumGoroutine()
+	if _, err := Run(cfg, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(at) != 2 {
+		t.Fatalf("%d readings, want 2", len(at))
+	}
+	r0, r1 := at[0], at[1]
+	t.Logf("epochs %d → %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap %d → %d KB",
+		warm, cfg.Epochs, float64(r0.rss)/(1<<20), float64(r1.rss)/(1<<20), 100*(float64(r1.rss)/float64(r0.rss)-1),
+		r0.live, r1.live, r1.fin-r0.fin, r1.sc-r0.sc, r0.cHeap>>10, r1.cHeap>>10)
+	if r1.live != r0.live {
+		t.Errorf("live tensors %d → %d over %d epochs: an epoch leaks tensors", r0.live, r1.live, cfg.Epochs-warm)
+	}
+	if r1.fin-r0.fin != r1.sc-r0.sc {
+		t.Errorf("%d objects left to their finalizer over %d epochs, %d more than the gotch Scalars made", r1.fin-r0.fin, cfg.Epochs-warm, (r1.fin-r0.fin)-(r1.sc-r0.sc))
+	}
+	if float64(r1.rss) > 1.02*float64(r0.rss) {
+		t.Errorf("RSS grew %.2f%% over %d epochs (bound 2%%, as the train-step test)", 100*(float64(r1.rss)/float64(r0.rss)-1), cfg.Epochs-warm)
+	}
+	if g := runtime.NumGoroutine(); g > goroutines0 {
+		t.Errorf("goroutines %d → %d: the run left goroutines behind", goroutines0, g)
+	}
+}

@@ -365,6 +365,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 				return res, fmt.Errorf("saving the last checkpoint: %w", err)
 			}
 		}
+		if args.afterEpoch != nil {
+			args.afterEpoch(epoch)
+		}
 		if stop != nil && stop() && epoch+1 < args.Epochs {
 			if dist != nil && dist.err != nil {
 				return res, dist.err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/internal/torchext/dist"
 )
 
@@ -165,7 +166,9 @@ func (p *Process) SumFloat64s(vals ...float64) ([]float64, error) {
 	if err := p.collective("summing metrics", p.group.AllReduce([]*ts.Tensor{t}, dist.Sum)); err != nil {
 		return nil, err
 	}
-	return t.Float64Values(), nil
+	out := make([]float64, len(vals))
+	// torchext.CopyTo, not gotch's Float64Values, which leaks a Double copy per call.
+	return out, torchext.CopyTo(t, out)
 }
 
 // AnyTrue reports whether local is true on any rank: ranks agree on stopping (after a signal
@@ -183,7 +186,11 @@ func (p *Process) AnyTrue(local bool) (bool, error) {
 	if err := p.collective("agreeing on stopping", p.group.AllReduce([]*ts.Tensor{t}, dist.Max)); err != nil {
 		return false, err
 	}
-	return t.Float64Values()[0] > 0, nil
+	out := make([]float64, 1)
+	if err := torchext.CopyTo(t, out); err != nil { // once per step: no leaking Float64Values
+		return false, err
+	}
+	return out[0] > 0, nil
 }
 
 // GatherInt64s returns every rank's vals, indexed by rank; lengths may differ between ranks
@@ -220,11 +227,15 @@ func (p *Process) allGather(vals []int64) ([][]int64, error) {
 		return nil, p.collective("gathering values", err)
 	}
 	res := make([][]int64, len(outs))
+	var cerr error
 	for i, o := range outs {
-		res[i] = o.Int64Values()
+		res[i] = make([]int64, o.Numel())
+		if err := torchext.CopyTo(o, res[i]); err != nil && cerr == nil {
+			cerr = err
+		}
 		o.MustDrop()
 	}
-	return res, nil
+	return res, cerr
 }
 
 // Predictions are a split's evaluation results as (data set index, prediction, label) triples.
