@@ -1,6 +1,9 @@
 package models
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,4 +61,133 @@ func TestParityForwardGolden(t *testing.T) {
 		train[n] = true
 	}
 	forwardParityIn(t, dir, goldenForwardNames, train)
+}
+
+// TestHeadSliceEveryModel: for every zoo model, a 1000-class state_dict saved by
+// SaveStateDict loads into a 5-class model with --head slice, and the classifier (Config's
+// Classifier prefix: fc, classifier.1/.2/.3/.6, head, heads.head, ...) holds the first 5
+// rows of the 1000-class weight and bias, exactly, as the script's fc.weight[:n] gives. The
+// 1000-class head is first filled with distinct values (its element index), since several
+// models initialise it to zeros (ViT's weight and bias, most biases) where first and last
+// rows would look alike. Every model is built twice (1000 and 5 classes) and its state_dict
+// (up to 1.4 GB) written and read once: 143 s for the 35 models on 2 cores, 100 s of it in
+// the nine over 100M parameters (loading 1.4 GB takes 7-9 s), which -short skips (42 s);
+// make test runs them all.
+func TestHeadSliceEveryModel(t *testing.T) {
+	names := zooNames()
+	if len(names) < 35 {
+		t.Errorf("%d zoo models registered, want at least 35", len(names))
+	}
+	dir := memTempDir(t)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if testing.Short() && bigModels[name] {
+				t.Skip("over 100M parameters: run without -short")
+			}
+			onLockedThread(t, func() { checkHeadSlice(t, name, filepath.Join(dir, name+".pth")) })
+		})
+	}
+}
+
+// memTempDir is a temporary directory in /dev/shm where there is one (the state_dicts written
+// add up to 9 GB; in memory the loop takes half the time it takes on disk), else t.TempDir.
+func memTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("/dev/shm", "drgrade-headslice-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// bigModels are the zoo models of over 100M parameters (the slowest to build, save and load).
+var bigModels = map[string]bool{
+	"vgg_tiny": true, "vgg_small": true, "vgg": true, "vgg_big": true, "efficient_v2_large": true,
+	"convnext_big": true, "convnext_huge": true, "vision_transformer_big": true, "zfnet": true,
+}
+
+// headRows is a classifier tensor of the 1000-class model: its name and its first 5 rows.
+type headRows struct {
+	name  string
+	shape []int64
+	first []float32
+}
+
+func checkHeadSlice(t *testing.T, name, path string) {
+	defer torchext.NoGrad()()
+	const big, small = 1000, 5
+	m, err := New(name, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := m.Config().Classifier + "."
+	var heads []headRows
+	for _, e := range m.StateDict().Entries() {
+		if !strings.HasPrefix(e.Name, prefix) {
+			continue
+		}
+		shape := e.Tensor.MustSize()
+		if shape[0] != big {
+			m.Close()
+			t.Fatalf("%s %s: the classifier's first dimension is not the %d classes", e.Name, describeShape(shape), big)
+		}
+		// Distinct values: element i holds i (exact in float32 below 2^24 elements).
+		n := e.Tensor.Numel()
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i)
+		}
+		src, err := TensorFrom(v, shape)
+		if err == nil {
+			err = torchext.CopyInto(e.Tensor, src)
+			src.MustDrop()
+		}
+		if err != nil {
+			m.Close()
+			t.Fatal(err)
+		}
+		heads = append(heads, headRows{name: e.Name, shape: shape, first: v[:int(n)/big*small]})
+	}
+	err = SaveStateDict(m, path)
+	m.Close()
+	defer os.Remove(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range heads {
+		names = append(names, strings.TrimPrefix(h.name, prefix))
+	}
+	if got := strings.Join(names, ","); got != "weight,bias" {
+		t.Fatalf("classifier %q has tensors %q, want weight,bias", prefix, got)
+	}
+
+	m, err = New(name, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	r, err := LoadWeights(m, path, HeadSlice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Loaded != len(m.StateDict().Entries()) || len(r.Missing)+len(r.Unexpected) > 0 || len(r.Head) != len(heads) {
+		t.Fatalf("load: %s", r)
+	}
+	for _, h := range heads {
+		e := m.StateDict().Get(h.name)
+		want := append([]int64{small}, h.shape[1:]...)
+		if got := describeShape(e.Tensor.MustSize()); got != describeShape(want) {
+			t.Errorf("%s: shape %s, want %s", h.name, got, describeShape(want))
+			continue
+		}
+		got := e.Tensor.Float64Values()
+		for i, w := range h.first {
+			if math.Float32bits(float32(got[i])) != math.Float32bits(w) {
+				per := len(h.first) / small
+				t.Errorf("%s[%d] (row %d) = %v, want %v: not the 1000-class head's first %d rows", h.name, i, i/per, got[i], w, small)
+				break
+			}
+		}
+	}
 }
