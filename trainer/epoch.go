@@ -36,8 +36,8 @@ type EpochResult struct {
 	Steps         int // optimiser steps attempted
 	// ClassCounts is how many samples of each class this rank trained on (the sampler's draw:
 	// the split's counts with --sampler random, about equal with --sampler weighted).
-	ClassCounts []int
-	SkippedSteps  int // of those, skipped by the GradScaler (inf/NaN gradients)
+	ClassCounts  []int
+	SkippedSteps int // of those, skipped by the GradScaler (inf/NaN gradients)
 }
 
 // batchTensors copies a loader batch into new tensors on dev (images NCHW float32, labels
