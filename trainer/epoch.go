@@ -34,10 +34,10 @@ type EpochResult struct {
 	Skipped       []loader.Skipped
 	Seconds       float64
 	Steps         int // optimiser steps attempted
+	SkippedSteps  int // of those, skipped by the GradScaler (inf/NaN gradients)
 	// ClassCounts is how many samples of each class this rank trained on (the sampler's draw:
 	// the split's counts with --sampler random, about equal with --sampler weighted).
-	ClassCounts  []int
-	SkippedSteps int // of those, skipped by the GradScaler (inf/NaN gradients)
+	ClassCounts []int
 }
 
 // batchTensors copies a loader batch into new tensors on dev (images NCHW float32, labels
