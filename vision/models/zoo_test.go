@@ -199,6 +199,12 @@ func newModelCopy(t *testing.T, m Model) Model {
 	return c
 }
 
+// TestParityForwardResnet compares all five ResNet-family models with torchvision (eval-mode
+// logits; resnet in train mode too). Live only (`make parity`): the perturbed state_dicts
+// are 85 MB (resnet_small) to 354 MB (resnext_big), too big to commit; the ResNet code path
+// each of them takes (BasicBlock, Bottleneck, grouped Bottleneck, downsampling) is also in
+// the committed key lists (TestParityKeysResnet), and the head slicing of every model in
+// TestHeadSliceEveryModel.
 func TestParityForwardResnet(t *testing.T) {
-	forwardParity(t, "resnet", []string{"resnet_small", "resnet", "resnext"}, map[string]bool{"resnet": true})
+	forwardParity(t, "resnet", []string{"resnet_small", "resnet", "resnext", "resnet_big", "resnext_big"}, map[string]bool{"resnet": true})
 }
