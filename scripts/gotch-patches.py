@@ -85,7 +85,6 @@ def guard_newer_torch(s):
     # The three ops whose C++ signatures changed after libtorch 2.1 (torch 2.11's headers reject
     # their 2.1 calls). drgrade calls none of them; the Go wrappers still link and return an error.
     # TORCH_VERSION_* and TORCH_VERSION come from torch/version.h (via torch/torch.h, torch/all.h).
-    n = 0
     for fn in ("atg__cslt_sparse_mm", "atg__scaled_mm", "atg__scaled_mm_out"):
         m = re.search(r"^void " + fn + r"\(tensor \*out__, [^)]*\) \{\n(  PROTECT\(\n.*?\n  \)\n)\}\n", s, re.M | re.S)
         if not m:
@@ -96,7 +95,6 @@ def guard_newer_torch(s):
                '                          " (gotch v0.9.1 is generated for libtorch 2.1)");\n'
                "#endif\n")
         s = s[:m.start(1)] + new + s[m.end(1):]
-        n += 1
     return s
 
 
