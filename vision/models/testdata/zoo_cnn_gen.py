@@ -111,7 +111,9 @@ torch.set_num_threads(max(1, os.cpu_count() or 1))
 warnings.filterwarnings("ignore", category=FutureWarning)
 meta = {"generator": "zoo_cnn_gen.py", "seed": SEED, "dropout_seed": DROPOUT_SEED,
         "torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__,
-        "num_classes": NUM_CLASSES, "batch": args.batch, "size": args.size}
+        "num_classes": NUM_CLASSES}
+if args.forward:
+    meta.update(batch=args.batch, size=args.size)
 
 if args.keys:
     out = {}
