@@ -85,9 +85,11 @@ func Encode(w io.Writer, entries []*Entry) error {
 // of an OrderedDict of contiguous tensors, memo indices included, so the bytes match.
 func encodePickle(entries []*Entry) []byte {
 	p := &pickler{}
-	p.buf.WriteString("\x80\x02")
+	p.buf.WriteByte(opProto)
+	p.buf.WriteByte(2)
 	odict := p.global("collections", "OrderedDict")
-	p.buf.WriteString(")R")
+	p.buf.WriteByte(opEmptyTuple)
+	p.buf.WriteByte(opReduce)
 	p.put()
 	rebuild, storageStr, cpu := -1, -1, -1
 	classes := map[string]int{}
@@ -98,7 +100,8 @@ func encodePickle(entries []*Entry) []byte {
 		} else {
 			p.get(rebuild)
 		}
-		p.buf.WriteString("((")
+		p.buf.WriteByte(opMark) // the REDUCE arguments
+		p.buf.WriteByte(opMark) // the persistent id
 		if storageStr < 0 {
 			storageStr = p.str("storage")
 		} else {
@@ -117,10 +120,10 @@ func encodePickle(entries []*Entry) []byte {
 			p.get(cpu)
 		}
 		p.int(int64(e.Numel()))
-		p.buf.WriteByte('t')
+		p.buf.WriteByte(opTuple)
 		p.put()
-		p.buf.WriteByte('Q') // BINPERSID
-		p.int(0)             // storage offset
+		p.buf.WriteByte(opBinpersid)
+		p.int(0) // storage offset
 		stride := make([]int64, len(e.Shape))
 		acc := int64(1)
 		for d := len(e.Shape) - 1; d >= 0; d-- { // torch's contiguous strides treat 0 as 1
@@ -133,31 +136,32 @@ func encodePickle(entries []*Entry) []byte {
 		}
 		p.intTuple(size)
 		p.intTuple(stride)
-		p.buf.WriteByte(0x89) // requires_grad=False
-		p.get(odict)          // backward_hooks=OrderedDict()
-		p.buf.WriteString(")R")
+		p.buf.WriteByte(opNewfalse) // requires_grad=False
+		p.get(odict)                // backward_hooks=OrderedDict()
+		p.buf.WriteByte(opEmptyTuple)
+		p.buf.WriteByte(opReduce)
 		p.put()
-		p.buf.WriteByte('t')
+		p.buf.WriteByte(opTuple)
 		p.put()
-		p.buf.WriteByte('R')
+		p.buf.WriteByte(opReduce)
 		p.put()
 	}
 	// pickle's _batch_setitems: batches of 1000, SETITEM for a batch of one.
 	for start := 0; start < len(entries); start += 1000 {
 		end := min(start+1000, len(entries))
 		if end-start > 1 {
-			p.buf.WriteByte('(')
+			p.buf.WriteByte(opMark)
 		}
 		for i := start; i < end; i++ {
 			saveEntry(i, entries[i])
 		}
 		if end-start > 1 {
-			p.buf.WriteByte('u')
+			p.buf.WriteByte(opSetitems)
 		} else {
-			p.buf.WriteByte('s')
+			p.buf.WriteByte(opSetitem)
 		}
 	}
-	p.buf.WriteByte('.')
+	p.buf.WriteByte(opStop)
 	return p.buf.Bytes()
 }
 
@@ -172,10 +176,10 @@ func (p *pickler) put() int {
 	idx := p.memo
 	p.memo++
 	if idx < 256 {
-		p.buf.WriteByte('q')
+		p.buf.WriteByte(opBinput)
 		p.buf.WriteByte(byte(idx))
 	} else {
-		p.buf.WriteByte('r')
+		p.buf.WriteByte(opLongBinput)
 		binary.Write(&p.buf, binary.LittleEndian, uint32(idx))
 	}
 	return idx
@@ -183,21 +187,22 @@ func (p *pickler) put() int {
 
 func (p *pickler) get(idx int) {
 	if idx < 256 {
-		p.buf.WriteByte('h')
+		p.buf.WriteByte(opBinget)
 		p.buf.WriteByte(byte(idx))
 	} else {
-		p.buf.WriteByte('j')
+		p.buf.WriteByte(opLongBinget)
 		binary.Write(&p.buf, binary.LittleEndian, uint32(idx))
 	}
 }
 
 func (p *pickler) global(mod, name string) int {
-	p.buf.WriteString("c" + mod + "\n" + name + "\n")
+	p.buf.WriteByte(opGlobal)
+	p.buf.WriteString(mod + "\n" + name + "\n")
 	return p.put()
 }
 
 func (p *pickler) str(s string) int {
-	p.buf.WriteByte('X')
+	p.buf.WriteByte(opBinunicode)
 	binary.Write(&p.buf, binary.LittleEndian, uint32(len(s)))
 	p.buf.WriteString(s)
 	return p.put()
@@ -207,13 +212,13 @@ func (p *pickler) str(s string) int {
 func (p *pickler) int(v int64) {
 	switch {
 	case v >= 0 && v < 256:
-		p.buf.WriteByte('K')
+		p.buf.WriteByte(opBinint1)
 		p.buf.WriteByte(byte(v))
 	case v >= 0 && v < 65536:
-		p.buf.WriteByte('M')
+		p.buf.WriteByte(opBinint2)
 		binary.Write(&p.buf, binary.LittleEndian, uint16(v))
 	case v >= math.MinInt32 && v <= math.MaxInt32:
-		p.buf.WriteByte('J')
+		p.buf.WriteByte(opBinint)
 		binary.Write(&p.buf, binary.LittleEndian, int32(v))
 	default:
 		var b [8]byte
@@ -222,7 +227,7 @@ func (p *pickler) int(v int64) {
 		for n > 1 && ((b[n-1] == 0 && b[n-2]&0x80 == 0) || (b[n-1] == 0xff && b[n-2]&0x80 != 0)) {
 			n--
 		}
-		p.buf.WriteByte(0x8a)
+		p.buf.WriteByte(opLong1)
 		p.buf.WriteByte(byte(n))
 		p.buf.Write(b[:n])
 	}
@@ -232,19 +237,19 @@ func (p *pickler) int(v int64) {
 func (p *pickler) intTuple(v []int64) {
 	switch len(v) {
 	case 0:
-		p.buf.WriteByte(')')
+		p.buf.WriteByte(opEmptyTuple)
 		return
 	case 1, 2, 3:
 		for _, x := range v {
 			p.int(x)
 		}
-		p.buf.WriteByte(byte(0x84 + len(v)))
+		p.buf.WriteByte(opTuple1 + byte(len(v)-1))
 	default:
-		p.buf.WriteByte('(')
+		p.buf.WriteByte(opMark)
 		for _, x := range v {
 			p.int(x)
 		}
-		p.buf.WriteByte('t')
+		p.buf.WriteByte(opTuple)
 	}
 	p.put()
 }

@@ -171,13 +171,13 @@ func (u *unpickler) load() (any, error) {
 		op := u.data[u.pos]
 		u.pos++
 		switch op {
-		case '.': // STOP
+		case opStop:
 			v, err := u.pop()
 			if err != nil {
 				return nil, err
 			}
 			return v, nil
-		case 0x80: // PROTO
+		case opProto:
 			b, err := u.read(1)
 			if err != nil {
 				return nil, err
@@ -185,55 +185,55 @@ func (u *unpickler) load() (any, error) {
 			if b[0] > 5 {
 				return nil, u.errf("unsupported pickle protocol %d", b[0])
 			}
-		case 0x95: // FRAME: framing is only a read-ahead hint
+		case opFrame: // framing is only a read-ahead hint
 			if _, err := u.read(8); err != nil {
 				return nil, err
 			}
-		case '(': // MARK
+		case opMark:
 			u.marks = append(u.marks, len(u.stack))
-		case '0': // POP
+		case opPop:
 			if len(u.stack) > u.base() {
 				u.stack = u.stack[:len(u.stack)-1]
 			} else if _, err := u.popMark(); err != nil { // CPython: POP at a mark pops the mark
 				return nil, err
 			}
-		case '1': // POP_MARK
+		case opPopMark:
 			if _, err := u.popMark(); err != nil {
 				return nil, err
 			}
-		case '2': // DUP
+		case opDup:
 			v, err := u.top()
 			if err != nil {
 				return nil, err
 			}
 			u.push(v)
-		case 'N':
+		case opNone:
 			u.push(nil)
-		case 0x88:
+		case opNewtrue:
 			u.push(true)
-		case 0x89:
+		case opNewfalse:
 			u.push(false)
-		case 'K': // BININT1
+		case opBinint1:
 			b, err := u.read(1)
 			if err != nil {
 				return nil, err
 			}
 			u.push(int64(b[0]))
-		case 'M': // BININT2
+		case opBinint2:
 			b, err := u.read(2)
 			if err != nil {
 				return nil, err
 			}
 			u.push(int64(binary.LittleEndian.Uint16(b)))
-		case 'J': // BININT
+		case opBinint:
 			b, err := u.read(4)
 			if err != nil {
 				return nil, err
 			}
 			u.push(int64(int32(binary.LittleEndian.Uint32(b))))
-		case 0x8a, 0x8b: // LONG1, LONG4
+		case opLong1, opLong4:
 			size := 1
-			if op == 0x8b {
+			if op == opLong4 {
 				size = 4
 			}
 			n, err := u.readLen(size)
@@ -245,7 +245,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(decodeLong(b))
-		case 'I', 'L': // INT, LONG (text)
+		case opInt, opLong: // text
 			line, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -255,13 +255,13 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 'G': // BINFLOAT (big-endian)
+		case opBinfloat:
 			b, err := u.read(8)
 			if err != nil {
 				return nil, err
 			}
 			u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
-		case 'F': // FLOAT (text)
+		case opFloat:
 			line, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -271,7 +271,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, u.errf("bad FLOAT %q", line)
 			}
 			u.push(f)
-		case 'X', 0x8c, 0x8d, 'T', 'U': // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8, BINSTRING, SHORT_BINSTRING
+		case opBinunicode, opShortBinunicode, opBinunicode8, opBinstring, opShortBinstring:
 			size := lenSize(op)
 			n, err := u.readLen(size)
 			if err != nil {
@@ -283,7 +283,7 @@ func (u *unpickler) load() (any, error) {
 			}
 			// Python 2 str (BINSTRING) is decoded with torch.load's encoding='utf-8'.
 			u.push(string(b))
-		case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+		case opBinbytes, opShortBinbytes, opBinbytes8, opBytearray8:
 			size := lenSize(op)
 			n, err := u.readLen(size)
 			if err != nil {
@@ -294,41 +294,41 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(append([]byte(nil), b...))
-		case ')':
+		case opEmptyTuple:
 			u.push(&Tuple{})
-		case ']':
+		case opEmptyList:
 			u.push(&List{})
-		case '}':
+		case opEmptyDict:
 			u.push(newDict())
-		case 0x8f: // EMPTY_SET
+		case opEmptySet:
 			u.push(&List{})
-		case 't': // TUPLE
+		case opTuple:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
 			}
 			u.push(&Tuple{Items: items})
-		case 0x85, 0x86, 0x87: // TUPLE1..3
-			n := int(op - 0x84)
+		case opTuple1, opTuple2, opTuple3:
+			n := int(op-opTuple1) + 1
 			if len(u.stack)-u.base() < n {
 				return nil, u.errf("stack underflow")
 			}
 			items := append([]any(nil), u.stack[len(u.stack)-n:]...)
 			u.stack = u.stack[:len(u.stack)-n]
 			u.push(&Tuple{Items: items})
-		case 'l': // LIST
+		case opList:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
 			}
 			u.push(&List{Items: items})
-		case 0x91: // FROZENSET
+		case opFrozenset:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
 			}
 			u.push(&List{Items: items})
-		case 'd': // DICT
+		case opDict:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
@@ -338,7 +338,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(d)
-		case 'a': // APPEND
+		case opAppend:
 			v, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -346,7 +346,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.appendTo([]any{v}); err != nil {
 				return nil, err
 			}
-		case 'e', 0x90: // APPENDS, ADDITEMS
+		case opAppends, opAdditems:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
@@ -354,7 +354,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.appendTo(items); err != nil {
 				return nil, err
 			}
-		case 's': // SETITEM
+		case opSetitem:
 			v, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -366,7 +366,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.setItemsOnTop([]any{k, v}); err != nil {
 				return nil, err
 			}
-		case 'u': // SETITEMS
+		case opSetitems:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
@@ -374,9 +374,9 @@ func (u *unpickler) load() (any, error) {
 			if err := u.setItemsOnTop(items); err != nil {
 				return nil, err
 			}
-		case 'q', 'r': // BINPUT, LONG_BINPUT
+		case opBinput, opLongBinput:
 			size := 1
-			if op == 'r' {
+			if op == opLongBinput {
 				size = 4
 			}
 			b, err := u.read(size)
@@ -390,7 +390,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.memoize(idx); err != nil {
 				return nil, err
 			}
-		case 'p', 'g': // PUT, GET (text)
+		case opPut, opGet: // text
 			line, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -399,7 +399,7 @@ func (u *unpickler) load() (any, error) {
 			if err != nil {
 				return nil, u.errf("bad memo index %q", line)
 			}
-			if op == 'p' {
+			if op == opPut {
 				err = u.memoize(idx)
 			} else {
 				err = u.memoGet(idx)
@@ -407,13 +407,13 @@ func (u *unpickler) load() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-		case 0x94: // MEMOIZE
+		case opMemoize:
 			if err := u.memoize(uint64(len(u.memo))); err != nil {
 				return nil, err
 			}
-		case 'h', 'j': // BINGET, LONG_BINGET
+		case opBinget, opLongBinget:
 			size := 1
-			if op == 'j' {
+			if op == opLongBinget {
 				size = 4
 			}
 			b, err := u.read(size)
@@ -427,7 +427,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.memoGet(idx); err != nil {
 				return nil, err
 			}
-		case 'c': // GLOBAL
+		case opGlobal:
 			mod, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -437,7 +437,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(makeGlobal(mod, name))
-		case 0x93: // STACK_GLOBAL
+		case opStackGlobal:
 			nv, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -452,7 +452,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, u.errf("STACK_GLOBAL needs two strings, got %s and %s", typeName(mv), typeName(nv))
 			}
 			u.push(makeGlobal(mod, name))
-		case 'R': // REDUCE
+		case opReduce:
 			args, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -470,7 +470,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 0x81: // NEWOBJ
+		case opNewobj:
 			args, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -488,7 +488,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 0x92: // NEWOBJ_EX
+		case opNewobjEx:
 			kw, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -513,7 +513,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 'i': // INST
+		case opInst:
 			mod, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -531,7 +531,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 'o': // OBJ
+		case opObj:
 			items, err := u.popMark()
 			if err != nil {
 				return nil, err
@@ -544,7 +544,7 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 			u.push(v)
-		case 'b': // BUILD
+		case opBuild:
 			state, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -563,7 +563,7 @@ func (u *unpickler) load() (any, error) {
 			default:
 				return nil, u.errf("BUILD on a %s", typeName(inst))
 			}
-		case 'Q': // BINPERSID
+		case opBinpersid:
 			pid, err := u.pop()
 			if err != nil {
 				return nil, err
@@ -571,7 +571,7 @@ func (u *unpickler) load() (any, error) {
 			if err := u.persistent(pid); err != nil {
 				return nil, err
 			}
-		case 'P': // PERSID (text)
+		case opPersid: // text
 			line, err := u.readLine()
 			if err != nil {
 				return nil, err
@@ -579,12 +579,12 @@ func (u *unpickler) load() (any, error) {
 			if err := u.persistent(line); err != nil {
 				return nil, err
 			}
-		case 'S', 'V':
-			return nil, u.errf("text-mode string opcode %q (pickle protocol 0) is not supported", op)
-		case 0x82, 0x83, 0x84:
-			return nil, u.errf("pickle extension registry opcodes (EXT*) are not supported")
-		case 0x97, 0x98:
-			return nil, u.errf("out-of-band pickle buffers are not supported")
+		case opString, opUnicode:
+			return nil, u.errf("text-mode string opcode %s (pickle protocol 0) is not supported", opName(op))
+		case opExt1, opExt2, opExt4:
+			return nil, u.errf("pickle extension registry opcode %s is not supported", opName(op))
+		case opNextBuffer, opReadonlyBuffer:
+			return nil, u.errf("out-of-band pickle buffers (%s) are not supported", opName(op))
 		default:
 			return nil, u.errf("unknown pickle opcode 0x%02x", op)
 		}
@@ -605,7 +605,7 @@ func (u *unpickler) persistent(pid any) error {
 
 func (u *unpickler) parseTextInt(op byte, line string) (any, error) {
 	s := strings.TrimSpace(line)
-	if op == 'I' {
+	if op == opInt {
 		switch s {
 		case "00":
 			return false, nil
@@ -941,9 +941,9 @@ func (u *unpickler) rebuildTensor(g Global, args []any, dt Dtype) (any, error) {
 // lenSize is the width of the length prefix of the string/bytes opcodes.
 func lenSize(op byte) int {
 	switch op {
-	case 0x8c, 'U', 'C':
+	case opShortBinunicode, opShortBinstring, opShortBinbytes:
 		return 1
-	case 0x8d, 0x8e, 0x96:
+	case opBinunicode8, opBinbytes8, opBytearray8:
 		return 8
 	}
 	return 4
