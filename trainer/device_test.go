@@ -227,11 +227,14 @@ func (m oomModel) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 // TestRunOutOfMemory: an out-of-memory error in a step ends the run with an error that names
 // the model, the batch size and what to change, keeps the C++ trace out, and leaves last.pth
 // of the finished epochs in place.
-var oomOnce sync.Once // go test -count=N runs the tests N times in one process
+var (
+	oomOnce sync.Once // go test -count=N runs the tests N times in one process
+	oomErr  error
+)
 
 func TestRunOutOfMemory(t *testing.T) {
 	oomOnce.Do(func() {
-		models.Register("oom_toy", func(n int) (models.Model, error) {
+		oomErr = models.Register("oom_toy", func(n int) (models.Model, error) {
 			m, err := models.New("shufflenet_small", n)
 			if err != nil {
 				return nil, err
@@ -239,6 +242,9 @@ func TestRunOutOfMemory(t *testing.T) {
 			return oomModel{m}, nil
 		}, models.Config{Arch: "shufflenet_v2_x0_5", Classifier: "fc"})
 	})
+	if oomErr != nil {
+		t.Fatal(oomErr)
+	}
 	cfg := tinyConfig(t, t.TempDir())
 	cfg.Model = "oom_toy"
 	_, err := Run(cfg, &bytes.Buffer{}, nil)

@@ -2,10 +2,10 @@ package models
 
 // AlexNet, ZFNet and VGG: plain conv/ReLU/max-pool stacks with a three-layer MLP head.
 func init() {
-	Register("alexnet", newAlexNet, Config{Arch: "alexnet", Classifier: "classifier.6"})
-	Register("zfnet", newZFNet, Config{Arch: "zfnet", Classifier: "classifier.6"})
+	zoo("alexnet", newAlexNet, Config{Arch: "alexnet", Classifier: "classifier.6"})
+	zoo("zfnet", newZFNet, Config{Arch: "zfnet", Classifier: "classifier.6"})
 	regVGG := func(name, arch string, cfg []int64) {
-		Register(name, func(n int) (Model, error) { return newVGG(name, cfg, n) },
+		zoo(name, func(n int) (Model, error) { return newVGG(name, cfg, n) },
 			Config{Arch: arch, Classifier: "classifier.6"})
 	}
 	// torchvision.models.vgg cfgs "A", "B", "D", "E"; 0 stands for "M" (max-pool 2/2).

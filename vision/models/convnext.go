@@ -7,7 +7,7 @@ import "github.com/sugarme/gotch/ts"
 // (256, 512, 1024, 2048), depths (3, 3, 27, 3) and the large model's stochastic depth 0.5.
 func init() {
 	reg := func(name, arch string, dims [4]int64, depths [4]int, sdProb, cropPct float64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newConvNeXt(name, dims, depths, sdProb, n)
 		}, Config{Arch: arch, Classifier: "classifier.2", CropPct: cropPct})
 	}

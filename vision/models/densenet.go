@@ -7,7 +7,7 @@ import "github.com/sugarme/gotch/ts"
 // densenet_tiny is already densenet121; drgrade maps densenet_big to densenet201.
 func init() {
 	reg := func(name, arch string, growth int64, blocks [4]int, initFeatures int64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newDenseNet(name, growth, blocks, initFeatures, n)
 		}, Config{Arch: arch, Classifier: "classifier"})
 	}

@@ -12,7 +12,7 @@ import (
 // torchvision evaluates them at 384/480/480 (resize = crop); the layers accept any size ≥ 32.
 func init() {
 	reg := func(name, arch string, setting []effStage, dropout float64, size int) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newEfficientNetV2(name, setting, dropout, n)
 		}, Config{Arch: arch, Classifier: "classifier.1", InputSize: size, CropPct: 1})
 	}

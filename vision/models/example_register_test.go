@@ -51,7 +51,9 @@ func (m *toyNet) Close()                       { m.sd.Close() }
 
 // One Register call makes it a --model choice for drgrade train, models.New and LoadWeights.
 func init() {
-	models.Register("toy_net", newToyNet, models.Config{Arch: "toy", Classifier: "fc"})
+	if err := models.Register("toy_net", newToyNet, models.Config{Arch: "toy", Classifier: "fc"}); err != nil {
+		panic(err) // a duplicate name: another package registered toy_net
+	}
 }
 
 // classic_models.find_model_using_name("toy_net", num_classes=5) after registration.

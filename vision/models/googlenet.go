@@ -4,7 +4,7 @@ package models
 // builds it: aux_logits=False (no aux1/aux2 heads, so none in the state_dict),
 // transform_input=False, init_weights=True.
 func init() {
-	Register("googlenet", newGoogLeNet, Config{Arch: "googlenet", Classifier: "fc"})
+	zoo("googlenet", newGoogLeNet, Config{Arch: "googlenet", Classifier: "fc"})
 }
 
 // googLeNetInit is torchvision's init_weights: trunc_normal_(std=0.01, a=-2, b=2) for every

@@ -6,10 +6,10 @@ import "github.com/sugarme/gotch/ts"
 // dilation): BatchNorm eps 0.001 momentum 0.01, Hardswish/ReLU per Tables 1–2 of the paper,
 // squeeze-excitation with a hard sigmoid, classifier dropout 0.2.
 func init() {
-	Register("mobilenet_v3", func(n int) (Model, error) {
+	zoo("mobilenet_v3", func(n int) (Model, error) {
 		return newMobileNetV3("mobilenet_v3", mobileNetV3Small, 1024, n)
 	}, Config{Arch: "mobilenet_v3_small", Classifier: "classifier.3"})
-	Register("mobilenet_v3_large", func(n int) (Model, error) {
+	zoo("mobilenet_v3_large", func(n int) (Model, error) {
 		return newMobileNetV3("mobilenet_v3_large", mobileNetV3Large, 1280, n)
 	}, Config{Arch: "mobilenet_v3_large", Classifier: "classifier.3"})
 }

@@ -95,3 +95,26 @@ func TestRegisterToyModel(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterRefusesDuplicates: models.Register follows the rule of loss.Register and
+// trainer.RegisterMetric: a taken name (a zoo name or another registration), an empty name
+// or a nil constructor is an error returned, not a panic.
+func TestRegisterRefusesDuplicates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ctor models.Constructor
+		want string
+	}{
+		{"toy_net", newToyNet, "already registered"},
+		{"resnet", newToyNet, "already registered"},
+		{" ", newToyNet, "empty name"},
+		{"no_ctor", nil, "nil constructor"},
+	} {
+		if err := models.Register(tc.name, tc.ctor, models.Config{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Register(%q) = %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := models.Lookup("no_ctor"); err == nil {
+		t.Error("a refused registration was recorded")
+	}
+}

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -54,13 +55,36 @@ var (
 	ImageNetStd  = [3]float64{0.229, 0.224, 0.225}
 )
 
-// Register adds a model under name (call it from init, like image.RegisterFormat).
-// Zero fields of cfg get the zoo's defaults: 224 input, crop 224/256, ImageNet mean/std.
-func Register(name string, ctor Constructor, cfg Config) {
+// Register adds a model under name (call it from an init function, like
+// image.RegisterFormat). Zero fields of cfg get the zoo's defaults: 224 input, crop 224/256,
+// ImageNet mean/std. A name already taken, an empty name or a nil constructor is an error:
+// the rule of loss.Register and trainer.RegisterMetric too.
+func Register(name string, ctor Constructor, cfg Config) error {
+	_, file, _, _ := runtime.Caller(1)
+	return register(name, ctor, cfg, file)
+}
+
+// zoo registers one of the researcher's zoo models from this package's init functions. Their
+// names are fixed at compile time, so a failure is a bug of this package that every test run
+// shows at once: it panics (at init, the program's edge) instead of returning.
+func zoo(name string, ctor Constructor, cfg Config) {
+	_, file, _, _ := runtime.Caller(1)
+	if err := register(name, ctor, cfg, file); err != nil {
+		panic(err)
+	}
+}
+
+func register(name string, ctor Constructor, cfg Config, file string) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("models: Register with an empty name")
+	}
+	if ctor == nil {
+		return fmt.Errorf("models: Register(%q) with a nil constructor", name)
+	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[name]; dup {
-		panic("models: Register called twice for " + name)
+		return fmt.Errorf("models: %q is already registered", name)
 	}
 	cfg.Name = name
 	if cfg.InputSize == 0 {
@@ -72,8 +96,8 @@ func Register(name string, ctor Constructor, cfg Config) {
 	if cfg.Mean == ([3]float64{}) {
 		cfg.Mean, cfg.Std = ImageNetMean, ImageNetStd
 	}
-	_, file, _, _ := runtime.Caller(1)
 	registry[name] = registration{zoo: filepath.Dir(file) == registryDir && !strings.HasSuffix(file, "_test.go"), ctor: ctor, cfg: cfg}
+	return nil
 }
 
 // registryDir is this package's source folder: Register calls from files in it are the zoo's.

@@ -5,7 +5,7 @@ import "github.com/sugarme/gotch/ts"
 // ResNet family, mirroring torchvision.models.resnet (v1.5: the stride is on the 3×3 conv).
 func init() {
 	reg := func(name, arch string, bottleneck bool, layers [4]int, groups, width int64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newResNet(name, bottleneck, layers, groups, width, n)
 		}, Config{Arch: arch, Classifier: "fc"})
 	}

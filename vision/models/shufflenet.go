@@ -6,7 +6,7 @@ import "github.com/sugarme/gotch/ts"
 // torchvision applies no custom init to it).
 func init() {
 	reg := func(name, arch string, out [5]int64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newShuffleNetV2(name, [3]int{4, 8, 4}, out, n)
 		}, Config{Arch: arch, Classifier: "fc"})
 	}

@@ -16,7 +16,7 @@ import (
 // Any input size works (windows and merges pad), as in torchvision.
 func init() {
 	reg := func(name, arch string, embed int64, depths [4]int, heads [4]int64, sdProb, cropPct float64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newSwin(name, embed, depths, heads, sdProb, n)
 		}, Config{Arch: arch, Classifier: "head", CropPct: cropPct})
 	}

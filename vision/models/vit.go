@@ -13,7 +13,7 @@ import (
 // embedding fixes the input at 224×224: base.ForwardT rejects any other size with an error.
 func init() {
 	reg := func(name, arch string, patch, layers, heads, hidden, mlp int64, cropPct float64) {
-		Register(name, func(n int) (Model, error) {
+		zoo(name, func(n int) (Model, error) {
 			return newViT(name, patch, layers, heads, hidden, mlp, n)
 		}, Config{Arch: arch, Classifier: "heads.head", InputSize: 224, CropPct: cropPct, FixedInput: true})
 	}

@@ -6,7 +6,7 @@ package models
 // for small inputs, biased shortcut convolutions, entry_flow/middel_flow/exit_flow module
 // names): its weights do not load here, and ImageNet Xception weights do.
 func init() {
-	Register("xception", newXception, Config{
+	zoo("xception", newXception, Config{
 		Arch:       "legacy_xception",
 		Classifier: "fc",
 		InputSize:  299,

@@ -20,14 +20,16 @@ import (
 func init() {
 	const width = 0.35
 	adjust := func(c int64) int64 { return mbMakeDivisible(float64(c)*width, 8) }
-	Register("mobilenet_v3_w035", func(n int) (Model, error) {
+	if err := Register("mobilenet_v3_w035", func(n int) (Model, error) {
 		setting := make([]mbBlockConfig, len(mobileNetV3Small))
 		for i, c := range mobileNetV3Small {
 			c.in, c.expanded, c.out = adjust(c.in), adjust(c.expanded), adjust(c.out)
 			setting[i] = c
 		}
 		return newMobileNetV3("mobilenet_v3_w035", setting, adjust(1024), n)
-	}, Config{Arch: "mobilenet_v3_small", Classifier: "classifier.3"})
+	}, Config{Arch: "mobilenet_v3_small", Classifier: "classifier.3"}); err != nil {
+		panic(err)
+	}
 }
 
 // goldenForwardNames are the models whose PyTorch-created weights, input and logits are
