@@ -11,24 +11,47 @@ import (
 
 // ---- zip format (torch.serialization._load) ----
 
-// maxRecord bounds a decompressed zip record; torch writes records stored, so real files
-// never come near it, but a deflated record could otherwise expand without limit.
-const maxRecord = 1 << 34
+// zipPickleMinLimit and zipPickleRatio bound the declared uncompressed size of data.pkl:
+// max(zipPickleMinLimit, zipPickleRatio × the file's size). torch.save writes data.pkl
+// stored, so a real one is never larger than its file, and the pickle of even a huge
+// state_dict (names, shapes and strides; the tensors are separate records) is a few MB;
+// the bound leaves room for a re-zipped, deflated data.pkl while refusing a small file that
+// inflates to gigabytes (deflate reaches 1032:1).
+const (
+	zipPickleMinLimit = 64 << 20
+	zipPickleRatio    = 16
+)
 
-// readRecord reads one zip record; fileSize caps the size hint taken from the (untrusted)
-// directory so the buffer is allocated once for real files and never over-allocated.
-func readRecord(f *zip.File, fileSize int) ([]byte, error) {
+// zipPickleLimit is the bound on data.pkl's uncompressed size in a file of fileSize bytes.
+func zipPickleLimit(fileSize int) uint64 {
+	return max(zipPickleMinLimit, zipPickleRatio*uint64(fileSize))
+}
+
+// readRecord reads one zip record after checking its declared uncompressed size against
+// limit (what a plausible record of its kind can hold), so a decompression bomb is refused
+// before it is inflated; a LimitReader holds the inflation to the declared size, whatever
+// the deflate stream holds. fileSize caps the buffer's size hint so it is allocated once
+// for real files and never over-allocated from an untrusted header.
+func readRecord(f *zip.File, fileSize int, limit uint64, what string) ([]byte, error) {
+	size := f.UncompressedSize64
+	if size > limit {
+		return nil, fmt.Errorf("zip entry %s declares %d bytes uncompressed, more than the %d allowed for %s in a %d-byte file (a decompression bomb?)",
+			f.Name, size, limit, what, fileSize)
+	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", f.Name, err)
 	}
 	defer rc.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, min(f.UncompressedSize64, uint64(fileSize))+1))
-	if _, err := buf.ReadFrom(io.LimitReader(rc, maxRecord+1)); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, uint64(fileSize))+1))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, int64(size)+1)); err != nil {
+		if errors.Is(err, zip.ErrFormat) { // archive/zip's own check of the declared size
+			return nil, fmt.Errorf("zip entry %s is corrupt or inflates to more than the %d bytes its header declares: %w", f.Name, size, err)
+		}
 		return nil, fmt.Errorf("record %s: %w", f.Name, err)
 	}
-	if buf.Len() > maxRecord {
-		return nil, fmt.Errorf("record %s is too large", f.Name)
+	if uint64(buf.Len()) > size {
+		return nil, fmt.Errorf("zip entry %s inflates to more than the %d bytes its header declares", f.Name, size)
 	}
 	return buf.Bytes(), nil
 }
@@ -65,7 +88,7 @@ func loadZip(data []byte, depth int, work *int64) (any, error) {
 	}
 	bigEndian := false
 	if bo, ok := records["byteorder"]; ok {
-		b, err := readRecord(bo, len(data))
+		b, err := readRecord(bo, len(data), uint64(len(data)), "the byteorder record")
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +100,7 @@ func loadZip(data []byte, depth int, work *int64) (any, error) {
 			return nil, fmt.Errorf("unknown byteorder record %q", b)
 		}
 	}
-	pb, err := readRecord(pkl, len(data))
+	pb, err := readRecord(pkl, len(data), zipPickleLimit(len(data)), "data.pkl")
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +133,17 @@ func loadZip(data []byte, depth int, work *int64) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := readRecord(rec, len(data))
+		// torch writes a storage's record stored and exactly numel × element size long;
+		// a longer one (torch.load accepts it and ignores the excess) must be stored, so
+		// it is in the file, never inflated from a few bytes.
+		if rec.UncompressedSize64 < uint64(nbytes) {
+			return nil, fmt.Errorf("storage record data/%s has %d bytes, expected %d", key, rec.UncompressedSize64, nbytes)
+		}
+		limit := uint64(nbytes)
+		if rec.Method == zip.Store {
+			limit = max(limit, uint64(len(data)))
+		}
+		b, err := readRecord(rec, len(data), limit, fmt.Sprintf("a deflated storage of %d bytes", nbytes))
 		if err != nil {
 			return nil, err
 		}
