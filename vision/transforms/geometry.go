@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"image"
 	"math"
 	"strconv"
 
@@ -98,7 +99,8 @@ func ResizedCrop(img *imageio.RGB, top, left, height, width int, size []int) (*i
 		if oh == height && ow == width {
 			return crop(img, top, left, height, width), nil
 		}
-		return resample(img, left, top, width, height, ow, oh, 0, 0, ow, oh), nil
+		sc := scale{in: dims{width, height}, out: dims{ow, oh}}
+		return resample(img, image.Pt(left, top), sc, sc.whole()), nil
 	}
 	return Resize(crop(img, top, left, height, width), size)
 }

@@ -154,15 +154,31 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// resample is Pillow 13's two-pass bilinear resize (ImagingResampleInner) of the w×h window at
-// (x0, y0) of src to outW×outH, producing only the output window of size cw×ch at (ox, oy).
+// dims is a width × height in pixels.
+type dims struct{ w, h int }
+
+// rect is the w×h box whose top-left pixel is (x, y).
+type rect struct{ x, y, w, h int }
+
+// scale is a resize of an in-sized image to out, keyed so the two sizes cannot be swapped.
+type scale struct{ in, out dims }
+
+// whole is the box of all of the out-sized image.
+func (s scale) whole() rect { return rect{w: s.out.w, h: s.out.h} }
+
+// resample is Pillow 13's two-pass bilinear resize (ImagingResampleInner) of the sc.in-sized
+// window at `at` of src to sc.out, producing only the output window win (a box of the
+// sc.out-sized image).
 // Each pass rounds to 8 bits, so the pass order matters: Pillow runs the horizontal pass first
 // unless the height shrinks by more than twice as many pixels as the width. Every output pixel
 // depends only on its own coefficients and the pixels they cover, so computing a window gives
 // exactly the pixels a full resize followed by a crop gives. The output window must lie inside
-// outW×outH, and src must hold the input pixels the output window reads (resampleReads): the
-// whole w×h window, or just that part, in which case x0 or y0 may be negative.
-func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *imageio.RGB {
+// sc.out, and src must hold the input pixels the output window reads (resampleReads): the
+// whole sc.in window, or just that part, in which case at may be negative.
+func resample(src *imageio.RGB, at image.Point, sc scale, win rect) *imageio.RGB {
+	x0, y0 := at.X, at.Y
+	w, h, outW, outH := sc.in.w, sc.in.h, sc.out.w, sc.out.h
+	ox, oy, cw, ch := win.x, win.y, win.w, win.h
 	out := imageio.NewRGB(cw, ch)
 	if cw == 0 || ch == 0 {
 		return out
@@ -212,10 +228,12 @@ func resample(src *imageio.RGB, x0, y0, w, h, outW, outH, ox, oy, cw, ch int) *i
 	return out
 }
 
-// resampleReads returns the input pixels resample reads (in the w×h window's coordinates) for
-// the output window of size cw×ch at (ox, oy) of outW×outH: the columns and rows the
-// coefficients of the passes that run cover, or the copied block when neither runs.
-func resampleReads(w, h, outW, outH, ox, oy, cw, ch int) image.Rectangle {
+// resampleReads returns the input pixels resample reads (in the sc.in window's coordinates)
+// for the output window win of the sc.out-sized image: the columns and rows the coefficients
+// of the passes that run cover, or the copied block when neither runs.
+func resampleReads(sc scale, win rect) image.Rectangle {
+	w, h, outW, outH := sc.in.w, sc.in.h, sc.out.w, sc.out.h
+	ox, oy, cw, ch := win.x, win.y, win.w, win.h
 	if cw == 0 || ch == 0 {
 		return image.Rectangle{}
 	}
@@ -438,7 +456,8 @@ func Resize(img *imageio.RGB, size []int) (*imageio.RGB, error) {
 	if img.W == 0 || img.H == 0 {
 		return nil, fmt.Errorf("transforms: cannot resize an empty %dx%d image", img.W, img.H)
 	}
-	return resample(img, 0, 0, img.W, img.H, ow, oh, 0, 0, ow, oh), nil
+	sc := scale{in: dims{img.W, img.H}, out: dims{ow, oh}}
+	return resample(img, image.Point{}, sc, sc.whole()), nil
 }
 
 // check rejects malformed images before any transform indexes into them.

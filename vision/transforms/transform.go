@@ -3,6 +3,7 @@ package transforms
 import (
 	"errors"
 	"fmt"
+	"image"
 	"math"
 
 	"github.com/drgrade/drgrade/vision/imageio"
@@ -79,7 +80,7 @@ func (t ResizeCenterCropStep) Apply(img *imageio.RGB, _ Rand) (*imageio.RGB, err
 		return CenterCrop(r, t.Crop)
 	}
 	top, left := centerCropBox(oh, ow, ch, cw)
-	return resample(img, 0, 0, img.W, img.H, ow, oh, left, top, cw, ch), nil
+	return resample(img, image.Point{}, scale{in: dims{img.W, img.H}, out: dims{ow, oh}}, rect{left, top, cw, ch}), nil
 }
 
 // Func adapts a deterministic image function to a Transform.

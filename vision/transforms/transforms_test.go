@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"bytes"
+	"image"
 	"math"
 	"testing"
 
@@ -298,18 +299,20 @@ func TestResampleWindows(t *testing.T) {
 		{150, 211}, // horizontal only
 	}
 	for _, tc := range tests {
-		full := resample(img, 0, 0, img.W, img.H, tc.outW, tc.outH, 0, 0, tc.outW, tc.outH)
-		for _, win := range [][4]int{{0, 0, tc.outW, tc.outH}, {3, 5, tc.outW / 2, tc.outH / 3}, {tc.outW - 1, tc.outH - 1, 1, 1}} {
-			got := resample(img, 0, 0, img.W, img.H, tc.outW, tc.outH, win[0], win[1], win[2], win[3])
-			want := crop(full, win[1], win[0], win[3], win[2])
+		sc := scale{in: dims{img.W, img.H}, out: dims{tc.outW, tc.outH}}
+		full := resample(img, image.Point{}, sc, sc.whole())
+		for _, win := range []rect{sc.whole(), {3, 5, tc.outW / 2, tc.outH / 3}, {tc.outW - 1, tc.outH - 1, 1, 1}} {
+			got := resample(img, image.Point{}, sc, win)
+			want := crop(full, win.y, win.x, win.h, win.w)
 			if !bytes.Equal(got.Pix, want.Pix) {
 				t.Errorf("%dx%d window %v differs from the cropped full resize", tc.outW, tc.outH, win)
 			}
 		}
 		// A source window must equal resizing the copied crop.
 		sub := crop(img, 7, 11, 150, 60)
-		want := resample(sub, 0, 0, sub.W, sub.H, tc.outW, tc.outH, 0, 0, tc.outW, tc.outH)
-		got := resample(img, 11, 7, 60, 150, tc.outW, tc.outH, 0, 0, tc.outW, tc.outH)
+		subSc := scale{in: dims{sub.W, sub.H}, out: sc.out}
+		want := resample(sub, image.Point{}, subSc, subSc.whole())
+		got := resample(img, image.Pt(11, 7), subSc, subSc.whole())
 		if !bytes.Equal(got.Pix, want.Pix) {
 			t.Errorf("%dx%d: resampling a source window differs from resampling its copy", tc.outW, tc.outH)
 		}

@@ -132,11 +132,12 @@ func (t ResizeCenterCropStep) Window(w, h int, _ Rand) (image.Rectangle, WindowF
 		}, nil
 	}
 	top, left := centerCropBox(oh, ow, ch, cw)
-	r := resampleReads(w, h, ow, oh, left, top, cw, ch)
+	sc, out := scale{in: dims{w, h}, out: dims{ow, oh}}, rect{left, top, cw, ch}
+	r := resampleReads(sc, out)
 	return r, func(win *imageio.RGB, at image.Point) (*imageio.RGB, error) {
 		if err := covers(win, at, r); err != nil {
 			return nil, err
 		}
-		return resample(win, -at.X, -at.Y, w, h, ow, oh, left, top, cw, ch), nil
+		return resample(win, at.Mul(-1), sc, out), nil
 	}, nil
 }
