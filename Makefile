@@ -105,4 +105,4 @@ vet: setup
 
 clean:
 	rm -rf bin
-	find third_party -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	find third_party -mindepth 1 -maxdepth 1 ! -name README.md ! -name patches -exec rm -rf {} +
