@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -44,7 +45,7 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 	if os.Getenv(CPUCacheEnv) != "" {
 		t.Skipf("%s is set", CPUCacheEnv)
 	}
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		s0 := CPUCache()
 		if !s0.Installed || s0.LimitBytes == 0 {
 			t.Fatalf("caching CPU allocator not installed: %+v", s0)
@@ -85,7 +86,7 @@ func TestCPUCacheMidSize(t *testing.T) {
 	if os.Getenv(CPUCacheEnv) != "" {
 		t.Skipf("%s is set", CPUCacheEnv)
 	}
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		for _, kib := range []int64{16, 100, 127} {
 			shape := []int64{kib << 10 / 4}
 			turn := func() {
@@ -130,7 +131,7 @@ func TestCPUCacheOff(t *testing.T) {
 }
 
 func TestFromSlice(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		for _, c := range []struct {
 			name  string
 			data  any

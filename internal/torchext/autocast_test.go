@@ -8,28 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
-
-// onLockedThread runs f on a fresh goroutine locked to its OS thread, as the trainer does.
-func onLockedThread(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		f()
-	}()
-	<-done
-}
 
 // TestAutocastCPUMatmulIsBF16 proves the package links against libtorch and that CPU
 // autocast changes what libtorch computes: an fp32 matmul yields bf16 inside the region and
 // fp32 again after it, and the previous state is restored, including when nested.
 func TestAutocastCPUMatmulIsBF16(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		a, err := ts.Ones([]int64{4, 8}, gotch.Float, gotch.CPU)
 		if err != nil {
 			t.Fatal(err)
@@ -98,7 +86,7 @@ func TestAutocastIsThreadLocal(t *testing.T) {
 		exit()
 	}()
 	<-entered
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		if Enabled(CPU) {
 			t.Error("autocast leaked into another OS thread")
 		}
@@ -170,7 +158,7 @@ func TestThreadsAndSeed(t *testing.T) {
 }
 
 func TestNoGradRestores(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		if !GradEnabled() {
 			t.Fatal("grad mode off at start")
 		}

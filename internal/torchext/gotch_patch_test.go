@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
@@ -19,7 +20,7 @@ import (
 // ASSERT FAILED" or added the wrong amount).
 func TestGotchScalarKeptAlive(t *testing.T) {
 	const n = 20000
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		x, err := ts.Zeros([]int64{1}, gotch.Int64, gotch.CPU)
 		if err != nil {
 			t.Fatal(err)

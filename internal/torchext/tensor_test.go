@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
 func TestCopyInto(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		dst := ts.MustZeros([]int64{2, 3}, gotch.Float, gotch.CPU)
 		defer dst.MustDrop()
 		if err := dst.RequiresGrad_(true); err != nil {
@@ -50,7 +51,7 @@ func TestCopyInto(t *testing.T) {
 // TestFromSliceCopyTo round-trips every supported slice type, reads a non-contiguous view in
 // C order (checked against gotch's own element-wise copy) and rejects mismatched slices.
 func TestFromSliceCopyTo(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		for _, c := range []struct {
 			name string
 			in   any

@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -19,7 +20,7 @@ import (
 // ops (used by every initialiser and RequiresGrad_) leaked the old C handle, keeping each
 // parameter alive after Drop; setup-libtorch.sh patches its generated ops.
 func TestNewCloseFreesMemory(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		build := func() {
 			m, err := New("resnet_small", 5) // 21.3M parameters: 85 MB of float32
 			if err != nil {
@@ -62,7 +63,7 @@ func TestEvalForwardsKeepRSSFlat(t *testing.T) {
 		n = 30
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		m, err := New("resnet", 5)
 		if err != nil {
 			t.Fatal(err)

@@ -4,28 +4,15 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/npy"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
-
-// onLockedThread runs f on a goroutine locked to its OS thread, as the trainer does.
-func onLockedThread(t testing.TB, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		f()
-	}()
-	<-done
-}
 
 // readNpyTensor loads a .npy file as a CPU tensor (float32, float64 or int64).
 func readNpyTensor(t testing.TB, path string) *ts.Tensor {
@@ -74,7 +61,7 @@ func maxRelDiff(t testing.TB, got, want *ts.Tensor) float64 {
 // (momentum 0.1, unbiased variance) and num_batches_tracked like nn.BatchNorm2d.
 func TestParityConvBN(t *testing.T) {
 	dir := pyoracle.Golden(t, "testdata/convbn", "testdata/convbn_gen.py")
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		sd := NewStateDict()
 		defer sd.Close()
 		root := sd.Root()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/npy"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/vision/models/pth"
@@ -38,7 +39,7 @@ func TestParityReadStateDict(t *testing.T) {
 		{"convbn_module.pth", "zip", "module."},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m := newConvBN(t)
 				defer m.Close()
 				r, err := LoadWeights(m, filepath.Join(dir, tc.file), HeadSlice)
@@ -72,7 +73,7 @@ func TestParityReadStateDict(t *testing.T) {
 }
 
 func TestLoadStateDictHeadAndErrors(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		f32 := func(name string, shape []int) *pth.Entry {
 			n := 1
 			for _, d := range shape {

@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -45,7 +46,7 @@ func TestParityForwardCNN(t *testing.T) {
 // activation of densenet121 at batch 2 (≥ 0.4 MB each, ~120 per forward) would add tens of
 // MB per forward.
 func TestDenseNetForwardMemory(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		defer torchext.NoGrad()()
 		m, err := New("densenet_tiny", 5)
 		if err != nil {
@@ -85,7 +86,7 @@ func TestDenseNetForwardMemory(t *testing.T) {
 func TestCNNShapesAndErrors(t *testing.T) {
 	for _, name := range []string{"alexnet", "googlenet", "mobilenet_v3", "shufflenet_small", "densenet_tiny", "xception", "zfnet"} {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				defer torchext.NoGrad()()
 				m, err := New(name, 5)
 				if err != nil {
@@ -131,7 +132,7 @@ func TestCNNShapesAndErrors(t *testing.T) {
 // TestZFNetInputSize: ZFNet has no adaptive pool, so an input other than ~224×224 is refused
 // with a message naming the size it needs (PyTorch raises a matmul shape error).
 func TestZFNetInputSize(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		defer torchext.NoGrad()()
 		m, err := New("zfnet", 5)
 		if err != nil {
@@ -154,7 +155,7 @@ func TestZFNetInputSize(t *testing.T) {
 // and, for bounds at ±0.5σ, has the truncated normal's standard deviation
 // σ·sqrt(1 − 2·0.5·φ(0.5)/(2Φ(0.5)−1)) ≈ 0.2839σ.
 func TestTruncNormalBounds(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		x, err := ts.Empty([]int64{100000}, gotch.Float, gotch.CPU)
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +208,7 @@ func TestMakeDivisible(t *testing.T) {
 func TestCNNBackward(t *testing.T) {
 	for _, name := range []string{"mobilenet_v3", "shufflenet_small", "densenet_tiny", "googlenet", "xception"} {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m, err := New(name, 5)
 				if err != nil {
 					t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
@@ -86,7 +87,7 @@ func TestHeadSliceEveryModel(t *testing.T) {
 			if testing.Short() && bigModels[name] {
 				t.Skip("over 100M parameters: run without -short")
 			}
-			onLockedThread(t, func() { checkHeadSlice(t, name, filepath.Join(dir, name+".pth")) })
+			locked.Run(func() { checkHeadSlice(t, name, filepath.Join(dir, name+".pth")) })
 		})
 	}
 }

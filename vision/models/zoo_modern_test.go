@@ -12,6 +12,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
@@ -46,7 +47,7 @@ func TestParityForwardModern(t *testing.T) {
 func TestParityTrainModern(t *testing.T) {
 	const name = "efficient_v2_small"
 	dir := pyoracle.LiveDir(t, "testdata/zoo_modern_gen.py", "--forward", name, "--train_check", name, "--batch", "2")
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		m, err := New(name, 5)
 		if err != nil {
 			t.Fatal(err)
@@ -108,7 +109,7 @@ func TestParityOddSizesModern(t *testing.T) {
 	dir := pyoracle.LiveDir(t, "testdata/zoo_modern_gen.py", "--forward", strings.Join(names, ","), "--shape", "2,3,100,164")
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m, err := New(name, 5)
 				if err != nil {
 					t.Fatal(err)
@@ -141,7 +142,7 @@ func TestParityOddSizesModern(t *testing.T) {
 // TestViTRejectsOtherSizes: a 256×256 batch gives an error naming the expected 224, not a
 // libtorch trace from the position embedding.
 func TestViTRejectsOtherSizes(t *testing.T) {
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		m, err := New("vision_transformer_small", 5)
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +179,7 @@ func TestModernAnyInputSize(t *testing.T) {
 		{"swin_transformer_tiny", 32},
 	} {
 		t.Run(fmt.Sprintf("%s_%d", tc.name, tc.size), func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m, err := New(tc.name, 5)
 				if err != nil {
 					t.Fatal(err)
@@ -209,7 +210,7 @@ func TestModernAnyInputSize(t *testing.T) {
 func TestModernDropPathTrainOnly(t *testing.T) {
 	for _, name := range []string{"convnext_tiny", "swin_transformer_tiny"} {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				torchext.ManualSeed(1)
 				m, err := New(name, 5)
 				if err != nil {
@@ -275,7 +276,7 @@ func TestViTTrainMemoryStable(t *testing.T) {
 	// Without garbage collection a tensor handle that Forward forgets to drop stays alive
 	// (gotch's finalizers would otherwise free some of them at unpredictable times).
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		m, err := New("vision_transformer", 5)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/pyoracle"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
@@ -33,7 +34,7 @@ func checkKeys(t *testing.T, group string) {
 	}
 	for name, want := range golden {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m, err := New(name, 5)
 				if err != nil {
 					t.Fatal(err)
@@ -107,7 +108,7 @@ func forwardParity(t *testing.T, group string, names []string, trainCheck map[st
 func forwardParityIn(t *testing.T, dir string, names []string, trainCheck map[string]bool) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			onLockedThread(t, func() {
+			locked.Run(func() {
 				m, err := New(name, 5)
 				if err != nil {
 					t.Fatal(err)

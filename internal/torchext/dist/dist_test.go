@@ -3,28 +3,16 @@ package dist
 import (
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/sugarme/gotch/ts"
 )
 
 // The multi-rank behaviour (two processes on loopback, faults, parity) is tested in
 // trainer/ddp; these tests drive every entry point in one process, as a world of one.
-
-func onLockedThread(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		f()
-	}()
-	<-done
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -123,7 +111,7 @@ func TestGroupWorldOfOne(t *testing.T) {
 	if g.Rank() != 0 || g.World() != 1 || g.Backend() != Gloo || g.Backend().String() != "gloo" {
 		t.Fatalf("group %d/%d %v", g.Rank(), g.World(), g.Backend())
 	}
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		a := ts.MustOfSlice([]float32{1, 2, 3})
 		defer a.MustDrop()
 		if err := g.AllReduce([]*ts.Tensor{a}, Sum); err != nil {
@@ -172,7 +160,7 @@ func TestReducerWorldOfOne(t *testing.T) {
 	s, g := newWorldOfOne(t)
 	defer s.Close()
 	defer g.Close()
-	onLockedThread(t, func() {
+	locked.Run(func() {
 		w := ts.MustOfSlice([]float32{1, 2, 3}).MustSetRequiresGrad(true, true)
 		defer w.MustDrop()
 		b := ts.MustOfSlice([]float32{0.5}).MustSetRequiresGrad(true, true)
