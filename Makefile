@@ -21,7 +21,7 @@ endif
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
 .PHONY: bench-forward bench-go
-.PHONY: cuda-variants
+.PHONY: cuda-variants mutants
 
 all: build
 
@@ -33,9 +33,11 @@ build: setup
 	$(GO) build -o bin/drgrade ./cmd/drgrade
 
 # go test compares against the committed goldens; `make parity` compares live against PyTorch.
+# Every skip must be on .ci/skips-test.txt (scripts/skipcheck reads go test -json): a test that
+# quietly skips is a failure, not a pass.
 test: setup
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 45m ./...
+	set -o pipefail; $(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./scripts/skipcheck -allow .ci/skips-test.txt
 	$(GO) test -count=1 -race ./vision/loader/ ./trainer/metrics/ ./trainer/tblog/ ./vision/dataset/ ./trainer/plot/
 
 # The PyTorch oracle: a venv with torch 2.1.0, torchvision 0.16.0, ... (python/requirements.txt).
@@ -44,7 +46,7 @@ pyenv:
 
 # Re-run every committed generator in the venv and compare drgrade against its live output.
 parity: setup pyenv
-	DRGRADE_PARITY=1 $(GO) test -count=1 -timeout 60m -run Parity ./...
+	set -o pipefail; DRGRADE_PARITY=1 $(GO) test -count=1 -timeout 60m -json -run Parity ./... | $(GO) run ./scripts/skipcheck -allow .ci/skips-parity.txt
 
 # Rewrite the committed goldens from the venv (review the diff before committing).
 goldens: setup pyenv
@@ -106,3 +108,8 @@ vet: setup
 clean:
 	rm -rf bin
 	find third_party -mindepth 1 -maxdepth 1 ! -name README.md ! -name patches -exec rm -rf {} +
+
+# One-line breaks of the port that make test must catch (scripts/mutants.py; not part of CI:
+# about half an hour). Writes the table to docs/mutants.md.
+mutants: setup
+	python3 scripts/mutants.py --write

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""make mutants: one-line breaks of the port, each of which `make test` must catch.
+
+Each mutant replaces one line of a scratch copy of the checkout (the tracked files plus the
+generated third_party/, under $DRGRADE_CACHE/mutants), runs the test packages of `make test`
+that guard that code (`go test -count=1 -failfast`, the same tests make test runs, no -run
+filter), and records whether they failed, which test failed first, and how long it took.
+Every mutant must be caught. The table goes to stdout and to docs/mutants.md (with --write).
+
+    python3 scripts/mutants.py [--only NAME] [--write]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (name, what the break does, file, exact old text (must occur once), new text, packages)
+MUTANTS = [
+    ("bias", "MobileNetV3's squeeze-excitation fc2 drops its bias",
+     "vision/models/mobilenetv3.go", "scale, err := s.fc2.ForwardT(h, train)",
+     "fc2 := *s.fc2\n\tfc2.Bias = nil\n\tscale, err := fc2.ForwardT(h, train)", ["./vision/models/"]),
+    ("weight_decay", "Adam's L2 weight decay set to 0",
+     "trainer/optim.go", "WeightDecay: weightDecay", "WeightDecay: 0", ["./trainer/"]),
+    ("warmup", "the epoch-0 warmup off (factor 1 throughout)",
+     "trainer/schedule/schedule.go", "if x >= iters {", "if true {", ["./trainer/schedule/"]),
+    ("focal_gamma", "focal loss with gamma 0 (plain cross-entropy)",
+     "loss/loss.go", "ts.FloatScalar(f.Gamma)", "ts.FloatScalar(0)", ["./loss/"]),
+    ("class_weights", "class weights off (1 for every class)",
+     "loss/loss.go", "w[c] = 1 / float64(n)", "w[c] = 1", ["./loss/"]),
+    ("hflip", "RandomHorizontalFlip never flips",
+     "vision/transforms/transform.go", "if flip {", "if false {", ["./vision/transforms/"]),
+    ("cosine", "the cosine schedule replaced by a constant LR",
+     "trainer/schedule/schedule.go", "c := (1 + math.Cos(float64(x)*math.Pi/e)) / 2", "c := 1.0", ["./trainer/schedule/"]),
+    ("weighted_f1", "sklearn's weighted P/R/F1 replaced by macro",
+     "trainer/metrics/metrics.go", "return Averages{a.Precision / w, a.Recall / w, a.F1 / w}", "return cs.Macro()",
+     ["./trainer/metrics/"]),
+    ("resize", "Resize's shorter side one pixel too long",
+     "vision/transforms/resize.go", "newShort := size[0]", "newShort := size[0] + 1", ["./vision/transforms/"]),
+    ("head_slice", "the classifier slice takes the last rows instead of the first",
+     "vision/models/weights.go", "\t\tcase []float32:\n\t\t\tdata = v[:rows*per]",
+     "\t\tcase []float32:\n\t\t\tdata = v[len(v)-rows*per:]", ["./vision/models/"]),
+]
+
+
+def scratch_copy(dst):
+    """The tracked files of the checkout (as they are now) plus third_party's generated glue."""
+    os.makedirs(dst, exist_ok=True)
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=HERE, check=True, capture_output=True).stdout.split(b"\0")
+    for f in files:
+        f = f.decode()
+        if not f or not os.path.isfile(os.path.join(HERE, f)):
+            continue
+        src, out = os.path.join(HERE, f), os.path.join(dst, f)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(src, "rb") as a:
+            data = a.read()
+        if not os.path.exists(out) or open(out, "rb").read() != data:
+            with open(out, "wb") as b:
+                b.write(data)
+            shutil.copymode(src, out)
+    tp = os.path.join(HERE, "third_party")
+    for name in os.listdir(tp):
+        s, d = os.path.join(tp, name), os.path.join(dst, "third_party", name)
+        if os.path.islink(s):
+            if os.path.lexists(d):
+                os.remove(d)
+            os.symlink(os.readlink(s), d)
+        elif os.path.isdir(s):
+            if not os.path.isdir(d):
+                shutil.copytree(s, d, symlinks=True)
+        else:
+            shutil.copy2(s, d)
+
+
+def run_mutant(root, m):
+    name, what, path, old, new, pkgs = m
+    p = os.path.join(root, path)
+    orig = open(p).read()
+    if orig.count(old) != 1:
+        return dict(name=name, what=what, caught=False, first="(the line to break was not found once: update scripts/mutants.py)", secs=0, pkgs=pkgs)
+    open(p, "w").write(orig.replace(old, new))
+    t0 = time.time()
+    try:
+        r = subprocess.run(["go", "test", "-count=1", "-failfast", "-timeout", "30m"] + pkgs, cwd=root,
+                           capture_output=True, text=True)
+    finally:
+        open(p, "w").write(orig)
+    secs = time.time() - t0
+    out = r.stdout + r.stderr
+    fails = re.findall(r"^\s*--- FAIL: (\S+)", out, re.M)
+    build = "[build failed]" in out or "[setup failed]" in out
+    first = fails[0] if fails else ("build failed: " + out.strip().splitlines()[-1] if build else "")
+    return dict(name=name, what=what, caught=r.returncode != 0 and not build and bool(fails), first=first, secs=secs, pkgs=pkgs)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", action="append", help="run only this mutant (repeatable)")
+    ap.add_argument("--write", action="store_true", help="write the table to docs/mutants.md")
+    a = ap.parse_args()
+    cache = os.environ.get("DRGRADE_CACHE", os.path.expanduser("~/.cache/drgrade"))
+    root = os.path.join(cache, "mutants", "src")
+    scratch_copy(root)
+    rows = []
+    for m in MUTANTS:
+        if a.only and m[0] not in a.only:
+            continue
+        res = run_mutant(root, m)
+        rows.append(res)
+        print(f"{res['name']}: {'caught' if res['caught'] else 'NOT CAUGHT'} by {res['first'] or '-'} ({res['secs']:.0f} s)", flush=True)
+    table = ["| mutant | the break | packages tested | first failing test | verdict | time |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| `{r['name']}` | {r['what']} | {' '.join('`'+p+'`' for p in r['pkgs'])} | `{r['first'] or '-'}` | "
+                     f"{'caught' if r['caught'] else '**not caught**'} | {r['secs']:.0f} s |")
+    print("\n".join(table))
+    if a.write:
+        with open(os.path.join(HERE, "docs", "mutants.md"), "w") as f:
+            f.write("# Mutants: breaks `make test` must catch\n\n"
+                    "`make mutants` (`scripts/mutants.py`) applies each one-line break below to a scratch copy of the\n"
+                    "checkout, runs the `make test` packages that guard it (`go test -count=1 -failfast`, every test of\n"
+                    "the package, no `-run` filter) and records the first test that failed. Every mutant must be caught.\n"
+                    "It is not part of CI (about half an hour on this project's 2-core machine).\n\n"
+                    + "\n".join(table) + "\n")
+    sys.exit(0 if rows and all(r["caught"] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
