@@ -110,6 +110,6 @@ clean:
 	find third_party -mindepth 1 -maxdepth 1 ! -name README.md ! -name patches -exec rm -rf {} +
 
 # One-line breaks of the port that make test must catch (scripts/mutants.py; not part of CI:
-# about half an hour). Writes the table to docs/mutants.md.
+# ~4 min once built). Writes the table to docs/mutants.md.
 mutants: setup
 	python3 scripts/mutants.py --write
