@@ -4,7 +4,6 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,19 +35,6 @@ func loaderGoroutines() int {
 		}
 	}
 	return n
-}
-
-// finalizersQueued is how many objects with a finalizer (runtime.SetFinalizer) the collector
-// has found unreachable so far. gotch sets one on every tensor and clears it in Drop, so a
-// tensor counts here only if it was forgotten and left to the collector. gotch's Scalars
-// count too, all of them: their Drop is a no-op, only the finalizer frees them.
-func finalizersQueued() uint64 {
-	s := []metrics.Sample{{Name: "/gc/finalizers/queued:finalizers"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }
 
 // TestTrainStepsKeepMemoryFlat: 1000 training steps of shufflenet_small through the real
@@ -129,12 +115,12 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 			epoch(e)
 		}
 		debug.FreeOSMemory()
-		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
+		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
 		for e := warmEpochs; e < epochs; e++ {
 			epoch(e)
 		}
 		debug.FreeOSMemory()
-		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
+		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
 		scalars, finalized := sc1-sc0, int64(fin1-fin0)
 		t.Logf("%d steps (%d epochs of %d), measured after step %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap in use %d → %d KB",
 			epochs*per, epochs, per, warmEpochs*per, float64(rss0)/(1<<20), float64(rss1)/(1<<20), 100*(float64(rss1)/float64(rss0)-1),
@@ -183,7 +169,7 @@ func TestRunKeepsMemoryFlat(t *testing.T) {
 			return
 		}
 		debug.FreeOSMemory()
-		at = append(at, reading{len(ts.ExistingTensors), int64(finalizersQueued()), atomic.LoadInt64(&ts.ScalarCount),
+		at = append(at, reading{len(ts.ExistingTensors), int64(testutil.FinalizersQueued()), atomic.LoadInt64(&ts.ScalarCount),
 			testutil.RSS(t), torchext.MallocInUse()})
 	}
 	goroutines0 := runtime.NumGoroutine()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,4 +76,17 @@ func MountTmpfs(t *testing.T, size string) string {
 		}
 	})
 	return dir
+}
+
+// FinalizersQueued is how many objects with a finalizer (runtime.SetFinalizer) the collector
+// has found unreachable so far. gotch sets one on every tensor and clears it in Drop, so a
+// tensor counts here only if it was forgotten and left to the collector; gotch's Scalars count
+// too, all of them (their Drop is a no-op, only the finalizer frees them).
+func FinalizersQueued() uint64 {
+	s := []metrics.Sample{{Name: "/gc/finalizers/queued:finalizers"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
 }

@@ -6,7 +6,6 @@
 #include <c10/core/GradMode.h>
 #include <cstring>
 #include <mutex>
-#include <vector>
 
 #include "device.h"
 
@@ -34,21 +33,6 @@ char *tx_move_to(void *t, int device) {
     at::Device d = device_of(device);
     if (x.device() == d) return nullptr;
     x.set_data(x.to(d));
-    return nullptr;
-  } catch (const std::exception &e) {
-    return strdup(e.what());
-  }
-}
-
-char *tx_pinned_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
-                           int dtype, void **out) {
-  try {
-    std::vector<int64_t> sizes(shape, shape + ndim);
-    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).pinned_memory(true));
-    TORCH_CHECK(static_cast<long long>(t.nbytes()) == nbytes, "tensor of shape ", t.sizes(), " and dtype ",
-                t.scalar_type(), " needs ", t.nbytes(), " bytes, got ", nbytes);
-    if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
-    *out = new at::Tensor(std::move(t));
     return nullptr;
   } catch (const std::exception &e) {
     return strdup(e.what());

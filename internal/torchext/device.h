@@ -1,5 +1,5 @@
 // C interface of drgrade's device glue (device.cpp): moving tensors between devices in place,
-// pinned host buffers, cuDNN and determinism switches, CUDA RNG state. C only: Go calls it.
+// cuDNN and determinism switches, CUDA RNG state. (Pinned host buffers: tx_tensor_from_bytes.) C only: Go calls it.
 // A device is an int as gotch passes it: -1 the CPU, N >= 0 the CUDA device N.
 #pragma once
 #include <stdbool.h>
@@ -10,12 +10,6 @@ extern "C" {
 // t.set_data(t.to(device)) under NoGradGuard: what nn.Module.to(device) does to each
 // parameter and buffer, so every holder of t sees it on the new device (requires_grad kept).
 char *tx_move_to(void *t, int device);
-
-// A new contiguous CPU tensor in page-locked (pinned) memory, filled with a copy of the nbytes
-// at data: DataLoader(pin_memory=True)'s buffer, from which .to(cuda, non_blocking=True) copies
-// asynchronously. Needs a CUDA runtime (an error otherwise).
-char *tx_pinned_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
-                           int dtype, void **out);
 
 // torch.backends.cudnn.benchmark / .deterministic and torch.use_deterministic_algorithms.
 void tx_set_cudnn(bool benchmark, bool deterministic);

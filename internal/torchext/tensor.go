@@ -2,7 +2,6 @@ package torchext
 
 // #include <stdlib.h>
 // #include "torchext.h"
-// #include "device.h"
 import "C"
 
 import (
@@ -166,13 +165,8 @@ func fromSlice(data any, shape []int64, pinned bool) (*ts.Tensor, error) {
 	}
 	var out unsafe.Pointer
 	// The Go slices hold no Go pointers and are only read during the call (cgo's rules).
-	var msg *C.char
-	if pinned {
-		msg = C.tx_pinned_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)), C.int(dtype), &out)
-	} else {
-		msg = C.tx_tensor_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)), C.int(dtype), &out)
-	}
-	if err := cerr(msg); err != nil {
+	if err := cerr(C.tx_tensor_from_bytes(ptr, C.longlong(nbytes), (*C.longlong)(shp), C.int(len(shape)),
+		C.int(dtype), C.bool(pinned), &out)); err != nil {
 		return nil, err
 	}
 	return ts.FromCtensor(out), nil

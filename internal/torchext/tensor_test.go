@@ -122,3 +122,30 @@ func TestFromSliceCopyTo(t *testing.T) {
 		}
 	})
 }
+
+// TestFromSliceToCUDAWithoutGPU: asking for a CUDA tensor where there is no GPU (a CPU build,
+// or a CUDA build on a machine without one) is an error returned, not a crash; on the CPU the
+// same call gives the values back.
+func TestFromSliceToCUDAWithoutGPU(t *testing.T) {
+	locked.Run(func() {
+		v := []float32{1, 2, 3, 4, 5, 6}
+		c, err := FromSliceTo(v, []int64{2, 3}, gotch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 6)
+		if err := CopyTo(c, got); err != nil || got[5] != 6 {
+			t.Errorf("FromSliceTo on the CPU: %v, %v", got, err)
+		}
+		c.MustDrop()
+		if gotch.CUDA.IsAvailable() {
+			return // this machine has a GPU: nothing to refuse
+		}
+		if x, err := FromSliceTo(v, []int64{2, 3}, gotch.CudaBuilder(0)); err == nil {
+			x.MustDrop()
+			t.Error("FromSliceTo(cuda:0) without a GPU returned a tensor")
+		} else {
+			t.Logf("refused: %v", err)
+		}
+	})
+}

@@ -153,10 +153,10 @@ char *tx_set_rng_state(void *state) {
 }
 
 char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
-                           int dtype, void **out) {
+                           int dtype, bool pinned, void **out) {
   try {
     std::vector<int64_t> sizes(shape, shape + ndim);
-    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)));
+    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)).pinned_memory(pinned));
     TORCH_CHECK(static_cast<long long>(t.nbytes()) == nbytes, "tensor of shape ", t.sizes(), " and dtype ",
                 t.scalar_type(), " needs ", t.nbytes(), " bytes, got ", nbytes);
     if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);

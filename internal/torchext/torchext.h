@@ -58,9 +58,11 @@ void tx_cpu_cache_stats(unsigned long long *cached, unsigned long long *limit,
 void tx_cpu_cache_release(void);
 
 // A new contiguous CPU tensor of the given shape and c10::ScalarType code, filled with a copy
-// of the nbytes at data (which the caller keeps).
+// of the nbytes at data (which the caller keeps). With pinned, in page-locked memory:
+// DataLoader(pin_memory=True)'s buffer, from which .to(cuda, non_blocking=True) copies
+// asynchronously (needs a CUDA runtime; an error otherwise).
 char *tx_tensor_from_bytes(const void *data, long long nbytes, const long long *shape, int ndim,
-                           int dtype, void **out);
+                           int dtype, bool pinned, void **out);
 
 // Copies the nbytes of tensor (any device, any layout) into dst, which the caller owns; an error
 // when tensor's c10::ScalarType is not dtype or it does not hold exactly nbytes.

@@ -2,7 +2,6 @@ package ddp_test
 
 import (
 	"runtime/debug"
-	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/testutil"
 	"github.com/drgrade/drgrade/trainer/ddp"
 )
 
@@ -40,13 +40,13 @@ func TestPerStepCollectivesLeakNothing(t *testing.T) {
 			round()
 		}
 		debug.FreeOSMemory()
-		live0, fin0, sc0 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount)
+		live0, fin0, sc0 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount)
 		const n = 300
 		for i := 0; i < n; i++ {
 			round()
 		}
 		debug.FreeOSMemory()
-		live1, fin1, sc1 := len(ts.ExistingTensors), finalizersQueued(), atomic.LoadInt64(&ts.ScalarCount)
+		live1, fin1, sc1 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount)
 		t.Logf("%d rounds: live tensors %d → %d, finalizers queued %d for %d gotch Scalars made", n, live0, live1, fin1-fin0, sc1-sc0)
 		if live1 != live0 {
 			t.Errorf("live tensors %d → %d over %d rounds", live0, live1, n)
@@ -55,15 +55,4 @@ func TestPerStepCollectivesLeakNothing(t *testing.T) {
 			t.Errorf("%d objects left to their finalizer over %d rounds, %d gotch Scalars made: the collectives leak tensors", fin1-fin0, n, sc1-sc0)
 		}
 	})
-}
-
-// finalizersQueued is how many objects with a finalizer the collector has found unreachable
-// (gotch sets one on every tensor and clears it in Drop; its Scalars are only ever finalized).
-func finalizersQueued() uint64 {
-	s := []metrics.Sample{{Name: "/gc/finalizers/queued:finalizers"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
 }
