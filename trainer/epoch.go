@@ -64,7 +64,7 @@ func argmax1(pred *ts.Tensor) ([]int64, error) {
 	}
 	defer am.MustDrop()
 	out := make([]int64, am.Numel())
-	return out, torchext.CopyTo(am, out) // one memcpy (from any device); errors returned, not log.Fatal
+	return out, torchext.CopyTo(am, out) // one memcpy from any device, errors returned (gotch's Int64Values ends the process on one)
 }
 
 // forwardLoss runs the model and the criterion, under autocast when amp is on (the script's
