@@ -19,6 +19,7 @@ import (
 	"github.com/drgrade/drgrade/trainer/metrics"
 	"github.com/drgrade/drgrade/trainer/plot"
 	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/loader"
 	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/models/pth"
@@ -35,11 +36,14 @@ func (e *InputError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error, for errors.Is and errors.As.
 func (e *InputError) Unwrap() error { return e.Err }
 
-// IsInputError reports whether err is, or wraps, an *InputError or a data set problem.
+// IsInputError reports whether err is, or wraps, an error caused by the user's input: an
+// *InputError (flags, weights, output folder), a data set problem or an unreadable image. Every
+// subcommand exits 2 for these (cmd/drgrade), 1 for a failure while running.
 func IsInputError(err error) bool {
 	var ie *InputError
 	var de *dataset.Error
-	return errors.As(err, &ie) || errors.As(err, &de)
+	var me *imageio.Error
+	return errors.As(err, &ie) || errors.As(err, &de) || errors.As(err, &me)
 }
 
 func inputErr(err error) error {

@@ -130,6 +130,18 @@ func TestEvalAndPredict(t *testing.T) {
 		t.Errorf("predict one image: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
+	// A val image cut short: eval stops with exit 2 naming it, as train does (one error
+	// taxonomy: trainer.IsInputError). Done last: the cases below fail before reading images.
+	valList, err := os.ReadFile(filepath.Join(data, "val.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstVal := strings.Fields(string(valList))[0]
+	corrupt := filepath.Join(data, "val", firstVal)
+	if b, err := os.ReadFile(corrupt); err != nil || os.WriteFile(corrupt, b[:len(b)/3], 0o644) != nil {
+		t.Fatalf("cutting %s short: %v", corrupt, err)
+	}
+
 	// Usage errors: exit 2, the culprit named, no stack trace.
 	for _, c := range []struct {
 		name string
@@ -144,6 +156,7 @@ func TestEvalAndPredict(t *testing.T) {
 		{"predict nothing", []string{"predict", "--weights", ddr}, "images or folders"},
 		{"predict missing file", []string{"predict", "--weights", ddr, "nope.jpg"}, "nope.jpg"},
 		{"predict not a checkpoint", []string{"predict", "--weights", filepath.Join(data, "val.txt"), imgs}, "val.txt"},
+		{"eval corrupt image", []string{"eval", "--weights", ddr, "--data_path", data}, firstVal},
 	} {
 		args := append(append([]string{}, c.args...), common...)
 		if c.name == "eval another model" {

@@ -13,8 +13,6 @@ import (
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/trainer/ddp"
-	"github.com/drgrade/drgrade/vision/dataset"
-	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -183,9 +181,4 @@ func (e exitError) Unwrap() error { return e.err }
 
 // isInputError reports errors caused by the user's input (flags, data set, images, weights,
 // output folder): exit 2.
-func isInputError(err error) bool {
-	var de *dataset.Error
-	var ie *imageio.Error
-	var te *trainer.InputError
-	return errors.As(err, &de) || errors.As(err, &ie) || errors.As(err, &te)
-}
+func isInputError(err error) bool { return trainer.IsInputError(err) }
