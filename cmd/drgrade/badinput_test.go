@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -409,15 +408,30 @@ func buildDrgrade(t *testing.T, dir string) string {
 // runDrgrade runs the binary in dir and returns its exit status and output.
 func runDrgrade(t *testing.T, bin, dir string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	return runCommand(t, cmd, 3*time.Minute)
+}
+
+// runCommand runs cmd (its Env and Dir as set) with a timeout and returns its exit status and
+// output; a timeout or a failure to start ends the test.
+func runCommand(t *testing.T, cmd *exec.Cmd, timeout time.Duration) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("drgrade %s: timed out\nstderr: %s", strings.Join(args, " "), stderr.String())
+	name := filepath.Base(cmd.Path) + " " + strings.Join(cmd.Args[1:], " ")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s: timed out after %v\nstdout: %s\nstderr: %s", name, timeout, stdout.String(), stderr.String())
 	}
 	var ee *exec.ExitError
 	switch {
@@ -426,7 +440,7 @@ func runDrgrade(t *testing.T, bin, dir string, args ...string) (int, string, str
 	case errors.As(err, &ee):
 		return ee.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("drgrade %s: %v", strings.Join(args, " "), err)
+	t.Fatalf("%s: %v", name, err)
 	return 0, "", ""
 }
 

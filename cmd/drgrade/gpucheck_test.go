@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -36,13 +34,11 @@ func gpuPresent() bool {
 // runGPUCheck runs scripts/gpu-check.sh with env added and returns its exit status and output.
 func runGPUCheck(t *testing.T, timeout time.Duration, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "gpu-check.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, script, args...)
+	cmd := exec.Command(script, args...)
 	var clean []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DRGRADE_GPU_CHECK_") {
@@ -50,21 +46,7 @@ func runGPUCheck(t *testing.T, timeout time.Duration, env []string, args ...stri
 		}
 	}
 	cmd.Env = append(clean, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("gpu-check.sh: timed out after %v\nstdout: %s\nstderr: %s", timeout, stdout.String(), stderr.String())
-	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stdout.String(), stderr.String()
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	}
-	t.Fatalf("gpu-check.sh: %v", err)
-	return 0, "", ""
+	return runCommand(t, cmd, timeout)
 }
 
 // TestGPUCheckRefusesWithoutGPU: on a machine without an NVIDIA GPU, make gpu-check's script
