@@ -126,7 +126,7 @@ def main():
                     "checkout, runs the `make test` packages that guard it (`go test -count=1 -failfast`: every test of\n"
                     "the package; for `vision/models`, whose whole package takes half an hour, the guarding test named\n"
                     "with `-run`) and records the first test that failed. Every mutant must be caught.\n"
-                    "It is not part of CI: 3 min 38 s on this project's 2-core machine once its scratch copy is\nbuilt (`time make mutants`, 2026-12-06; the first run also compiles gotch there, about 5 min).\n\n"
+                    "It is not part of CI: 3 min 38 s on this project's 2-core machine once its scratch copy is\nbuilt (`time python3 scripts/mutants.py --write`, what `make mutants` runs after set-up, 2026-12-06;\nthe first run also compiles gotch there, about 5 min).\n\n"
                     + "\n".join(table) + "\n")
     sys.exit(0 if rows and all(r["caught"] for r in rows) else 1)
 
