@@ -49,7 +49,7 @@ patches="$tp/patches"
 log() { printf 'setup-libtorch: %s\n' "$*" >&2; }
 die() { printf 'setup-libtorch: error: %s\n' "$*" >&2; exit 1; }
 
-# --- 0. libjpeg-turbo's TurboJPEG and libjpeg headers (internal/torchext decodes JPEGs with them)
+# --- 0. libjpeg-turbo's TurboJPEG and libjpeg headers (internal/imagec decodes JPEGs with them)
 if [ ! -f /usr/include/turbojpeg.h ] || [ ! -f /usr/include/jpeglib.h ]; then
   # No sudo: root (as on this project's machines and CI) installs them; anyone else is told how.
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -58,8 +58,8 @@ if [ ! -f /usr/include/turbojpeg.h ] || [ ! -f /usr/include/jpeglib.h ]; then
       || { apt-get update -q >&2 && apt-get install -y -q libturbojpeg0-dev libjpeg62-turbo-dev >&2; } \
       || log "warning: apt-get could not install libturbojpeg0-dev and libjpeg62-turbo-dev"
   fi
-  [ -f /usr/include/turbojpeg.h ] || log "warning: /usr/include/turbojpeg.h is missing, and internal/torchext (so drgrade) will not build without it: install libjpeg-turbo's TurboJPEG development files as root (Debian/Ubuntu: apt-get install libturbojpeg0-dev; Fedora: dnf install turbojpeg-devel)"
-  [ -f /usr/include/jpeglib.h ] || log "warning: /usr/include/jpeglib.h is missing, and internal/torchext (so drgrade) will not build without it: install libjpeg-turbo's libjpeg development files as root (Debian/Ubuntu: apt-get install libjpeg62-turbo-dev; Fedora: dnf install libjpeg-turbo-devel)"
+  [ -f /usr/include/turbojpeg.h ] || log "warning: /usr/include/turbojpeg.h is missing, and internal/imagec (so drgrade) will not build without it: install libjpeg-turbo's TurboJPEG development files as root (Debian/Ubuntu: apt-get install libturbojpeg0-dev; Fedora: dnf install turbojpeg-devel)"
+  [ -f /usr/include/jpeglib.h ] || log "warning: /usr/include/jpeglib.h is missing, and internal/imagec (so drgrade) will not build without it: install libjpeg-turbo's libjpeg development files as root (Debian/Ubuntu: apt-get install libjpeg62-turbo-dev; Fedora: dnf install libjpeg-turbo-devel)"
 fi
 
 # --- fast path: nothing changed since the last run ------------------------------------------

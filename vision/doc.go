@@ -3,5 +3,10 @@
 // dataset (label files), loader (parallel, deterministic batching), synth (synthetic fundus
 // data) and models (the zoo and state_dict I/O).
 //
-// Everything up to the loader is plain Go: no tensors, no cgo. Tensors start in models.
+// Everything up to the loader (imageio, transforms, dataset, loader, synth) makes no tensors
+// and does not link libtorch or gotch: batches are Go slices. It is not all Go: in the default
+// (cgo) build, imageio decodes JPEGs with libjpeg-turbo and transforms runs Pillow's resampling
+// pass in C, both through internal/imagec, which links libjpeg-turbo and libc only; with
+// -tags purego (or CGO_ENABLED=0) they are plain Go. TestImageSideLinksNoLibtorch checks the
+// import graph. Tensors, and libtorch, start in models.
 package vision

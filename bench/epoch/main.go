@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/vision/loader"
 )
@@ -41,6 +42,10 @@ type result struct {
 
 func main() {
 	startUnix := float64(time.Now().UnixNano()) / 1e9
+	// As drgrade does: libtorch's CPU buffers are cached (DRGRADE_CPU_CACHE_MB=off for an A/B run).
+	if err := torchext.InstallCPUCache(); err != nil {
+		fmt.Fprintf(os.Stderr, "epoch: %v; using the default CPU allocator\n", err)
+	}
 	cfg := trainer.DefaultConfig()
 	flag.StringVar(&cfg.DataPath, "data_path", "", "data set folder (train/, val/, train.txt, val.txt)")
 	flag.StringVar(&cfg.Model, "model", "resnet_small", "zoo model name")

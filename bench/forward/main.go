@@ -52,6 +52,10 @@ type result struct {
 }
 
 func main() {
+	// As drgrade does: libtorch's CPU buffers are cached (DRGRADE_CPU_CACHE_MB=off for an A/B run).
+	if err := torchext.InstallCPUCache(); err != nil {
+		fmt.Fprintf(os.Stderr, "forward: %v; using the default CPU allocator\n", err)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "forward:", err)
 		os.Exit(1)

@@ -54,6 +54,10 @@ type result struct {
 }
 
 func main() {
+	// As drgrade does: libtorch's CPU buffers are cached (DRGRADE_CPU_CACHE_MB=off for an A/B run).
+	if err := torchext.InstallCPUCache(); err != nil {
+		fmt.Fprintf(os.Stderr, "trainstep: %v; using the default CPU allocator\n", err)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "trainstep:", err)
 		os.Exit(1)

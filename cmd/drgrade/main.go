@@ -51,6 +51,11 @@ var commands = []command{
 }
 
 func main() {
+	// Before any tensor is made, so every libtorch CPU buffer can be reused (see
+	// torchext.InstallCPUCache; DRGRADE_CPU_CACHE_MB). DDP workers run this binary: theirs too.
+	if err := torchext.InstallCPUCache(); err != nil {
+		fmt.Fprintf(os.Stderr, "drgrade: %v; using the default CPU allocator\n", err)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

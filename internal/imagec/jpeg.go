@@ -1,8 +1,7 @@
-package torchext
+package imagec
 
 // JPEG decoding through libjpeg-turbo's TurboJPEG API (jpeg.c), the library Pillow decodes
-// JPEGs with. It lives here because torchext is drgrade's one cgo package; it shares nothing
-// with the libtorch code. vision/imageio is its user.
+// JPEGs with. vision/imageio is its user.
 
 /*
 #cgo LDFLAGS: -lturbojpeg
@@ -118,10 +117,10 @@ func DecodeJPEG(data, dst []byte, w, h int, pf JPEGPixelFormat, stopOnWarning bo
 		return &JPEGError{Msg: "empty JPEG data"}
 	}
 	if w <= 0 || h <= 0 || pf.Size() == 0 {
-		return fmt.Errorf("torchext: DecodeJPEG: bad size %dx%d or pixel format %d", w, h, pf)
+		return fmt.Errorf("imagec: DecodeJPEG: bad size %dx%d or pixel format %d", w, h, pf)
 	}
 	if need := int64(w) * int64(h) * int64(pf.Size()); int64(len(dst)) < need {
-		return fmt.Errorf("torchext: DecodeJPEG: dst has %d bytes, %dx%d needs %d", len(dst), w, h, need)
+		return fmt.Errorf("imagec: DecodeJPEG: dst has %d bytes, %dx%d needs %d", len(dst), w, h, need)
 	}
 	stop := C.int(0)
 	if stopOnWarning {

@@ -1,4 +1,4 @@
-package torchext
+package imagec
 
 // Region decoding through libjpeg-turbo's libjpeg API (jpeg_region.c): jpeg_crop_scanline for
 // the columns, jpeg_skip_scanlines for the rows above, and nothing below. vision/imageio uses
@@ -79,10 +79,10 @@ func DecodeJPEGRegion(data, dst []byte, region image.Rectangle, stopOnWarning bo
 		return &JPEGError{Msg: "empty JPEG data"}
 	}
 	if region.Empty() || region.Min.X < 0 || region.Min.Y < 0 {
-		return fmt.Errorf("torchext: DecodeJPEGRegion: bad region %v", region)
+		return fmt.Errorf("imagec: DecodeJPEGRegion: bad region %v", region)
 	}
 	if need := int64(region.Dx()) * int64(region.Dy()) * 3; int64(len(dst)) < need {
-		return fmt.Errorf("torchext: DecodeJPEGRegion: dst has %d bytes, region %v needs %d", len(dst), region, need)
+		return fmt.Errorf("imagec: DecodeJPEGRegion: dst has %d bytes, region %v needs %d", len(dst), region, need)
 	}
 	stop := C.int(0)
 	if stopOnWarning {

@@ -1,7 +1,7 @@
-package torchext
+package imagec
 
 // The horizontal pass of Pillow's bilinear resize in C (resample.c): vision/transforms'
-// hottest loop, here because torchext is drgrade's one cgo package. AVX2 when the CPU has it.
+// hottest loop. AVX2 when the CPU has it.
 
 /*
 #cgo CFLAGS: -O3
@@ -32,7 +32,7 @@ func resampleHorizontalRGB(dst []byte, dstStride int, src []byte, srcStride, lin
 	start, n, k []int32, ksize, shift, mode int) error {
 	outW := len(start)
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("torchext: ResampleHorizontalRGB: "+format, a...)
+		return fmt.Errorf("imagec: ResampleHorizontalRGB: "+format, a...)
 	}
 	switch {
 	case rows <= 0 || outW == 0:

@@ -1,4 +1,4 @@
-package torchext
+package imagec
 
 import (
 	"bytes"

@@ -45,6 +45,9 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 	if os.Getenv(CPUCacheEnv) != "" {
 		t.Skipf("%s is set", CPUCacheEnv)
 	}
+	if err := InstallCPUCache(); err != nil {
+		t.Fatal(err)
+	}
 	locked.Run(func() {
 		s0 := CPUCache()
 		if !s0.Installed || s0.LimitBytes == 0 {
@@ -86,6 +89,9 @@ func TestCPUCacheMidSize(t *testing.T) {
 	if os.Getenv(CPUCacheEnv) != "" {
 		t.Skipf("%s is set", CPUCacheEnv)
 	}
+	if err := InstallCPUCache(); err != nil {
+		t.Fatal(err)
+	}
 	locked.Run(func() {
 		for _, kib := range []int64{16, 100, 127} {
 			shape := []int64{kib << 10 / 4}
@@ -114,20 +120,71 @@ func TestCPUCacheMidSize(t *testing.T) {
 	})
 }
 
-// TestCPUCacheOff: DRGRADE_CPU_CACHE_MB=off leaves c10's own allocator in place (run in a child
-// process, since the allocator is chosen when the package loads).
-func TestCPUCacheOff(t *testing.T) {
-	if os.Getenv("TX_CPU_CACHE_CHILD") == "1" {
-		if CPUCache().Installed {
-			t.Fatal("caching allocator installed although " + CPUCacheEnv + "=off")
-		}
+// TestInstallCPUCache: the caching allocator is there only once InstallCPUCache is called
+// (making tensors before does not install it), the call is idempotent, DRGRADE_CPU_CACHE_MB=off
+// leaves c10's own allocator in place, and a bad value is returned as an error naming the
+// variable, with c10's allocator left in place. Each case runs in a child process of its own,
+// since the allocator, once installed, stays for the life of the process.
+func TestInstallCPUCache(t *testing.T) {
+	if mode := os.Getenv("TX_CPU_CACHE_CHILD"); mode != "" {
+		installCPUCacheChild(t, mode)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestCPUCacheOff$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "TX_CPU_CACHE_CHILD=1", CPUCacheEnv+"=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
+	for _, c := range []struct{ mode, env string }{
+		{"default", ""},
+		{"off", "off"},
+		{"bad", "lots"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestInstallCPUCache$", "-test.count=1", "-test.v")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, CPUCacheEnv+"=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "TX_CPU_CACHE_CHILD="+c.mode)
+		if c.env != "" {
+			cmd.Env = append(cmd.Env, CPUCacheEnv+"="+c.env)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s child: %v\n%s", c.mode, err, out)
+		} else if !strings.Contains(string(out), "--- PASS: TestInstallCPUCache") {
+			t.Errorf("%s child ran no test:\n%s", c.mode, out)
+		}
 	}
+}
+
+// installCPUCacheChild is TestInstallCPUCache's child for mode (default, off or bad).
+func installCPUCacheChild(t *testing.T, mode string) {
+	locked.Run(func() {
+		x := ts.MustOnes([]int64{1 << 20}, gotch.Float, gotch.CPU) // 4 MiB, made before the call
+		if CPUCache().Installed {
+			t.Fatal("caching allocator installed before InstallCPUCache")
+		}
+		err := InstallCPUCache()
+		x.MustDrop() // made by c10's allocator: freed by it, not cached
+		s := CPUCache()
+		switch mode {
+		case "default":
+			if err != nil || !s.Installed || s.LimitBytes == 0 {
+				t.Fatalf("InstallCPUCache() = %v; stats %+v, want it installed with a limit", err, s)
+			}
+			if s.CachedBytes != 0 {
+				t.Errorf("a tensor made before InstallCPUCache was cached when freed: %d bytes", s.CachedBytes)
+			}
+		case "off":
+			if err != nil || s.Installed {
+				t.Fatalf("%s=off: InstallCPUCache() = %v, installed %v; want nil and c10's allocator", CPUCacheEnv, err, s.Installed)
+			}
+		case "bad":
+			if err == nil || !strings.Contains(err.Error(), CPUCacheEnv) || s.Installed {
+				t.Fatalf("%s=lots: InstallCPUCache() = %v, installed %v; want an error naming %s and c10's allocator", CPUCacheEnv, err, s.Installed, CPUCacheEnv)
+			}
+		}
+		if again := InstallCPUCache(); again != err || CPUCache().Installed != s.Installed {
+			t.Fatalf("second InstallCPUCache() = %v, installed %v; want the first's %v, %v", again, CPUCache().Installed, err, s.Installed)
+		}
+	})
 }
 
 func TestFromSlice(t *testing.T) {

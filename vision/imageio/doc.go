@@ -15,7 +15,7 @@
 //     colour keeps the high byte (Pillow's RGB;16B/RGBA;16B unpackers); premultiplied TIFF
 //     alpha is un-premultiplied the way Pillow's RGBa unpacker does.
 //   - JPEG has two decoders (JPEGDecoder; Decoder picks one, Decode uses the default). The
-//     default, LibjpegTurbo, runs libjpeg-turbo's TurboJPEG API through internal/torchext
+//     default, LibjpegTurbo, runs libjpeg-turbo's TurboJPEG API through internal/imagec
 //     with Pillow's settings (islow IDCT, fancy upsampling, RGB/grey/CMYK output as Pillow's
 //     JpegDecoder asks for): bit-exact. PureGo (the only one with -tags purego or without
 //     cgo) is Go's image/jpeg finished with libjpeg's fancy triangle-filter chroma upsampling
@@ -42,10 +42,10 @@
 // are decoded whole. transforms.Pipeline.RunSource uses this so the loader decodes only what
 // the first transform reads.
 //
-// Build: the default build is cgo and links libturbojpeg and libjpeg (and, as
-// internal/torchext is drgrade's one cgo package, libtorch); setup-libtorch.sh installs
-// libturbojpeg0-dev and libjpeg62-turbo-dev. Build with -tags purego for a pure-Go package with
-// only the PureGo JPEG decoder (and no window decoding).
+// Build: the default build is cgo and links libturbojpeg and libjpeg through internal/imagec,
+// never libtorch; setup-libtorch.sh installs libturbojpeg0-dev and libjpeg62-turbo-dev. Build
+// with -tags purego for a pure-Go package with only the PureGo JPEG decoder (and no window
+// decoding).
 //
 // Errors are *Error values naming the file and the kind of failure (ErrEmpty,
 // ErrUnknownFormat, ErrTruncated, ErrCorrupt, ErrUnsupported, ErrTooLarge; test with

@@ -8,7 +8,7 @@ import (
 	"os"
 )
 
-// regionLayout is what the region decoder knows of a JPEG (torchext.JPEGLayout): which region
+// regionLayout is what the region decoder knows of a JPEG (imagec.JPEGLayout): which region
 // to decode for a window's pixels to come out exact.
 type regionLayout interface {
 	RegionFor(window image.Rectangle) image.Rectangle

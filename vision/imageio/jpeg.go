@@ -12,7 +12,7 @@ type JPEGDecoder string
 
 // The JPEG decoders.
 const (
-	// LibjpegTurbo decodes through libjpeg-turbo's TurboJPEG API (internal/torchext), the
+	// LibjpegTurbo decodes through libjpeg-turbo's TurboJPEG API (internal/imagec), the
 	// library inside Pillow, with Pillow's settings: bit-exact with Pillow. It needs cgo and
 	// libturbojpeg (setup-libtorch.sh installs it), and is left out with -tags purego.
 	LibjpegTurbo JPEGDecoder = "libjpeg-turbo"

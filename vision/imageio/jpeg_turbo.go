@@ -7,7 +7,7 @@ import (
 	"image"
 	"strings"
 
-	"github.com/drgrade/drgrade/internal/torchext"
+	"github.com/drgrade/drgrade/internal/imagec"
 )
 
 // haveLibjpegTurbo says whether the LibjpegTurbo decoder is compiled in.
@@ -15,7 +15,7 @@ const haveLibjpegTurbo = true
 
 // turboSize reads a JPEG's size with libjpeg-turbo's header reader.
 func turboSize(data []byte) (int, int, error) {
-	h, err := torchext.DecodeJPEGHeader(data)
+	h, err := imagec.DecodeJPEGHeader(data)
 	if err != nil {
 		return 0, 0, turboHeaderError(data, err)
 	}
@@ -26,22 +26,22 @@ func turboSize(data []byte) (int, int, error) {
 // colour space Pillow's JpegDecoder asks for (RGB for YCbCr and RGB JPEGs, grey for
 // greyscale, CMYK for CMYK and YCCK), then Pillow's convert('RGB') rules finish them.
 func decodeJPEGTurbo(data []byte) (*RGB, error) {
-	h, err := torchext.DecodeJPEGHeader(data)
+	h, err := imagec.DecodeJPEGHeader(data)
 	if err != nil {
 		return nil, turboHeaderError(data, err)
 	}
 	out := NewRGB(h.Width, h.Height)
 	pf, buf := turboPixelFormat(h.Colorspace), out.Pix
-	if pf != torchext.JPEGPixelRGB {
+	if pf != imagec.JPEGPixelRGB {
 		buf = make([]uint8, h.Width*h.Height*pf.Size())
 	}
 	if err := turboDecode(data, buf, h.Width, h.Height, pf); err != nil {
 		return nil, err
 	}
 	switch pf {
-	case torchext.JPEGPixelGray:
+	case imagec.JPEGPixelGray:
 		grayToRGB(out, buf)
-	case torchext.JPEGPixelCMYK:
+	case imagec.JPEGPixelCMYK:
 		adobeCMYKToRGB(out, buf)
 	}
 	return out, nil
@@ -50,7 +50,7 @@ func decodeJPEGTurbo(data []byte) (*RGB, error) {
 // checkJPEGTurbo decodes data at 1/8 scale (TurboJPEG picks the scaling factor from the
 // output size) with decodeJPEGTurbo's pixel formats and turboDecode's warning policy.
 func checkJPEGTurbo(data []byte) error {
-	h, err := torchext.DecodeJPEGHeader(data)
+	h, err := imagec.DecodeJPEGHeader(data)
 	if err != nil {
 		return turboHeaderError(data, err)
 	}
@@ -61,14 +61,14 @@ func checkJPEGTurbo(data []byte) error {
 
 // turboPixelFormat is the output format Pillow's JpegDecoder asks for a JPEG colour space: RGB
 // for YCbCr and RGB, grey for greyscale, CMYK for CMYK and YCCK.
-func turboPixelFormat(cs torchext.JPEGColorspace) torchext.JPEGPixelFormat {
+func turboPixelFormat(cs imagec.JPEGColorspace) imagec.JPEGPixelFormat {
 	switch cs {
-	case torchext.JPEGGray:
-		return torchext.JPEGPixelGray
-	case torchext.JPEGCMYK, torchext.JPEGYCCK:
-		return torchext.JPEGPixelCMYK
+	case imagec.JPEGGray:
+		return imagec.JPEGPixelGray
+	case imagec.JPEGCMYK, imagec.JPEGYCCK:
+		return imagec.JPEGPixelCMYK
 	}
-	return torchext.JPEGPixelRGB
+	return imagec.JPEGPixelRGB
 }
 
 // turboDecode decodes, stopping at libjpeg's first warning. Warnings that mean image data is
@@ -78,9 +78,9 @@ func turboPixelFormat(cs torchext.JPEGColorspace) torchext.JPEGPixelFormat {
 // again to the end. TurboJPEG reports only the last message of that run (a later fatal error
 // is reported as a warning too), so the file is accepted only if that last message is the
 // first one again: a single harmless warning, or one repeated.
-func turboDecode(data, buf []byte, w, h int, pf torchext.JPEGPixelFormat) error {
+func turboDecode(data, buf []byte, w, h int, pf imagec.JPEGPixelFormat) error {
 	return turboRetry(func(stopOnWarning bool) error {
-		return torchext.DecodeJPEG(data, buf, w, h, pf, stopOnWarning)
+		return imagec.DecodeJPEG(data, buf, w, h, pf, stopOnWarning)
 	})
 }
 
@@ -88,9 +88,9 @@ func turboDecode(data, buf []byte, w, h int, pf torchext.JPEGPixelFormat) error 
 // when it is harmless decode again to the end and accept a single (or repeated) harmless one.
 func turboRetry(decode func(stopOnWarning bool) error) error {
 	err := decode(true)
-	if first, ok := err.(*torchext.JPEGError); ok && first.Warning && harmless(first.Msg) {
+	if first, ok := err.(*imagec.JPEGError); ok && first.Warning && harmless(first.Msg) {
 		err = decode(false)
-		if last, ok := err.(*torchext.JPEGError); ok && last.Warning && last.Msg == first.Msg {
+		if last, ok := err.(*imagec.JPEGError); ok && last.Warning && last.Msg == first.Msg {
 			err = nil
 		}
 	}
@@ -98,14 +98,14 @@ func turboRetry(decode func(stopOnWarning bool) error) error {
 }
 
 // turboWindowLayout reports whether libjpeg-turbo can decode windows of data
-// (torchext.DecodeJPEGRegion): a JPEG whose header both TurboJPEG (as turboSize reads it) and
+// (imagec.DecodeJPEGRegion): a JPEG whose header both TurboJPEG (as turboSize reads it) and
 // libjpeg accept, with a Regular layout (three components, YCbCr or RGB, 4:4:4, 4:2:2, 4:2:0
 // or 4:4:0). Anything else, or a header error, is left to the full decode.
 func turboWindowLayout(data []byte) (w, h int, l regionLayout, ok bool) {
-	if _, err := torchext.DecodeJPEGHeader(data); err != nil {
+	if _, err := imagec.DecodeJPEGHeader(data); err != nil {
 		return 0, 0, nil, false
 	}
-	jl, err := torchext.ReadJPEGLayout(data)
+	jl, err := imagec.ReadJPEGLayout(data)
 	if err != nil || !jl.Regular {
 		return 0, 0, nil, false
 	}
@@ -116,7 +116,7 @@ func turboWindowLayout(data []byte) (w, h int, l regionLayout, ok bool) {
 // warning policy and errors.
 func decodeRegionTurbo(data []byte, region image.Rectangle, buf []uint8) error {
 	return turboRetry(func(stopOnWarning bool) error {
-		return torchext.DecodeJPEGRegion(data, buf, region, stopOnWarning)
+		return imagec.DecodeJPEGRegion(data, buf, region, stopOnWarning)
 	})
 }
 
@@ -137,7 +137,7 @@ func harmless(msg string) bool {
 
 // turboError turns a libjpeg-turbo failure into an *Error of the right kind.
 func turboError(err error) error {
-	var e *torchext.JPEGError
+	var e *imagec.JPEGError
 	if !errors.As(err, &e) {
 		return err
 	}
