@@ -124,8 +124,8 @@ func TrainOneEpoch(a EpochArgs) (EpochResult, error) {
 			return EpochResult{}, err
 		}
 	}
-	return trainOneEpoch(a.Model, a.Optimizer, a.DataLoader, a.Epoch, a.LRMethod, a.Criterion, scaler, a.AMP,
-		a.Progress, a.Stop, torchext.OrCPU(a.Device))
+	a.Scaler, a.Device = scaler, torchext.OrCPU(a.Device)
+	return trainEpoch(a, nil)
 }
 
 // MetricFunc returns the value --best_metric maximises for one epoch: the epoch whose value

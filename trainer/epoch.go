@@ -9,9 +9,9 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/own"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
-	"github.com/drgrade/drgrade/trainer/schedule"
 	"github.com/drgrade/drgrade/vision/loader"
 	"github.com/drgrade/drgrade/vision/models"
 )
@@ -87,25 +87,71 @@ func forwardLoss(model models.Model, crit loss.Criterion, images, labels *ts.Ten
 	return pred, l, nil
 }
 
-// trainOneEpoch mirrors upstream utils.train_engin.train_one_epoch: model.train(); the epoch-0
-// warmup; for each batch forward (+ autocast), loss, scaler.scale(loss).backward(),
-// scaler.step(optimizer), scaler.update(), optimizer.zero_grad(), the non-finite check, the
-// warmup step; returns (accumulated loss / steps, correct / samples). The caller runs it on a
-// goroutine locked to its OS thread.
-func trainOneEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
-	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dev gotch.Device) (EpochResult, error) {
-	return trainEpoch(model, optimizer, dl, epoch, sched, crit, scaler, amp, bar, stop, nil, dev)
+// deviceBatch is one batch of the loader on the device: the script's images.to(device) and
+// labels.to(device), with the labels (and data set indices) also in Go for the bookkeeping.
+type deviceBatch struct {
+	images, labels *ts.Tensor // borrowed: forEachBatch drops them after the body
+	Labels         []int64
+	Index          []int
+	N              int
 }
 
-// trainEpoch is trainOneEpoch for one rank of data-parallel training when dist is non-nil:
-// each step is DistributedDataParallel's (the reducer armed around the forward pass, the
-// gradients averaged over the ranks before the optimiser step), and the loss and accuracy
-// returned are over all ranks.
-func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch int, sched *schedule.Script,
-	crit loss.Criterion, scaler *GradScaler, amp AMP, bar *Progress, stop func() bool, dist *distributed,
-	dev gotch.Device) (EpochResult, error) {
+// forEachBatch is the `for step, data in enumerate(data_loader)` loop that train_one_epoch and
+// evaluate share: it polls stop between batches (ErrInterrupted), collects the images the
+// loader skipped into *skipped, hands a batch with no loadable image to empty (nil: skip it),
+// and runs body on every other batch on dev.
+func forEachBatch(dl *loader.Loader, epoch int, dev gotch.Device, stop func() bool, skipped *[]loader.Skipped,
+	empty func() error, body func(deviceBatch) error) error {
+	it := dl.Epoch(epoch)
+	defer it.Close()
+	for {
+		if stop != nil && stop() {
+			return ErrInterrupted
+		}
+		b, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return nil
+		}
+		*skipped = append(*skipped, b.Skipped...)
+		if b.N == 0 {
+			b.Release()
+			if empty != nil {
+				if err := empty(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		db := deviceBatch{Labels: append([]int64(nil), b.Labels...), Index: append([]int(nil), b.Index...), N: b.N}
+		db.images, db.labels, err = batchTensors(b, dev)
+		b.Release()
+		if err != nil {
+			return err
+		}
+		err = body(db)
+		db.images.MustDrop()
+		db.labels.MustDrop()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// trainEpoch mirrors upstream utils.train_engin.train_one_epoch: model.train(); the epoch-0
+// warmup; for each batch forward (+ autocast), loss, scaler.scale(loss).backward(),
+// scaler.step(optimizer), scaler.update(), optimizer.zero_grad(), the non-finite check, the
+// warmup step; returns (accumulated loss / steps, correct / samples). a.Scaler must be set and
+// a.Device resolved (TrainOneEpoch does both). When dist is non-nil it is one rank of
+// data-parallel training: each step is DistributedDataParallel's (the reducer armed around the
+// forward pass, the gradients averaged over the ranks before the optimiser step), and the loss
+// and accuracy returned are over all ranks. The caller runs it on a locked OS thread.
+func trainEpoch(a EpochArgs, dist *distributed) (EpochResult, error) {
 	start := time.Now()
 	var res EpochResult
+	optimizer, sched, epoch := a.Optimizer, a.LRMethod, a.Epoch
 	if err := sched.StartEpoch(epoch); err != nil {
 		return res, err
 	}
@@ -113,48 +159,25 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 	// accu_loss and accu_num are float32 tensors in the script: accumulate in float32 too.
 	var accuLoss, accuNum float32
 	sampleNum, steps := 0, 0
-	it := dl.Epoch(epoch)
-	defer it.Close()
-	for {
-		if stop != nil && stop() {
-			return res, ErrInterrupted
+	empty := func() error {
+		if dist != nil { // a rank skipping a step would leave the others waiting
+			return fmt.Errorf("epoch %d: no image of a batch of rank %d could be loaded, and with several processes every rank must take every step (remove the unreadable images)", epoch+1, dist.proc.Rank())
 		}
-		b, err := it.Next()
-		if err != nil {
-			return res, err
-		}
-		if b == nil {
-			break
-		}
-		res.Skipped = append(res.Skipped, b.Skipped...)
-		if b.N == 0 {
-			b.Release()
-			if dist != nil { // a rank skipping a step would leave the others waiting
-				return res, fmt.Errorf("epoch %d: no image of a batch of rank %d could be loaded, and with several processes every rank must take every step (remove the unreadable images)", epoch+1, dist.proc.Rank())
-			}
-			continue
-		}
-		images, labels, err := batchTensors(b, dev)
-		labelsGo := append([]int64(nil), b.Labels...)
-		n := b.N
-		b.Release()
-		if err != nil {
-			return res, err
-		}
-		sampleNum += n
+		return nil
+	}
+	err := forEachBatch(a.DataLoader, epoch, a.Device, a.Stop, &res.Skipped, empty, func(b deviceBatch) error {
+		sampleNum += b.N
 		optimizer.LR = sched.LR()
-		st, err := trainStep(model, crit, optimizer, scaler, amp, images, labels, dist)
-		images.MustDrop()
-		labels.MustDrop()
+		st, err := trainStep(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist)
 		if err != nil {
-			return res, err
+			return err
 		}
 		for i, p := range st.Preds {
-			if p == labelsGo[i] {
+			if p == b.Labels[i] {
 				accuNum++
 			}
 		}
-		for _, y := range labelsGo {
+		for _, y := range b.Labels {
 			for int(y) >= len(res.ClassCounts) {
 				res.ClassCounts = append(res.ClassCounts, 0)
 			}
@@ -165,14 +188,15 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 			res.SkippedSteps++
 		}
 		steps++
-		bar.step(n, fmt.Sprintf("[train epoch %d] loss %s acc %s lr %.1e", epoch, py3(float64(accuLoss)/float64(steps)),
+		a.Progress.step(b.N, fmt.Sprintf("[train epoch %d] loss %s acc %s lr %.1e", epoch, py3(float64(accuLoss)/float64(steps)),
 			py3(float64(accuNum)/float64(sampleNum)), optimizer.LR))
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
-			return res, fmt.Errorf("%w (loss %v at step %d of epoch %d)", ErrNonFiniteLoss, st.Loss, steps, epoch+1)
+			return fmt.Errorf("%w (loss %v at step %d of epoch %d)", ErrNonFiniteLoss, st.Loss, steps, epoch+1)
 		}
-		if err := sched.AfterOptimizerStep(); err != nil {
-			return res, err
-		}
+		return sched.AfterOptimizerStep()
+	})
+	if err != nil {
+		return res, err
 	}
 	if steps == 0 {
 		return res, fmt.Errorf("epoch %d: no training images could be loaded", epoch+1)
@@ -189,7 +213,7 @@ func trainEpoch(model models.Model, optimizer *Adam, dl *loader.Loader, epoch in
 		res.MeanLoss, res.Acc, res.Samples = sums[0]/sums[1], sums[2]/sums[3], int(sums[3])
 	}
 	res.Seconds = time.Since(start).Seconds()
-	bar.finish()
+	a.Progress.finish()
 	return res, nil
 }
 
@@ -225,12 +249,13 @@ func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 			return res, err
 		}
 	}
+	var s own.Scope
+	defer s.Free()
 	pred, l, err := forwardLoss(model, crit, images, labels, amp)
 	if err != nil {
 		return res, err
 	}
-	defer pred.MustDrop()
-	defer l.MustDrop()
+	s.Add(pred, l)
 	if dist != nil {
 		if err := dist.ddp.AfterForward(pred); err != nil {
 			return res, err
@@ -244,13 +269,11 @@ func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 	if res.Loss, err = l.Float64Value([]int64{}); err != nil {
 		return res, err
 	}
-	scaled, err := scaler.Scale(l)
+	scaled, err := s.Track(scaler.Scale(l))
 	if err != nil {
 		return res, err
 	}
-	err = scaled.Backward()
-	scaled.MustDrop()
-	if err != nil {
+	if err := scaled.Backward(); err != nil {
 		if dist != nil { // the reducer's all-reduces run inside backward
 			return res, dist.proc.Explain("backward", err)
 		}
@@ -303,64 +326,43 @@ type EvalOptions struct {
 // EvaluateWith is Evaluate with test-time augmentation and the options spelled out.
 func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalResult, error) {
 	withProbs, bar, stop := o.Probs, o.Progress, o.Stop
-	if o.TTA != "" && o.TTA != "hflip" {
-		return EvalResult{}, fmt.Errorf("test-time augmentation %q: want hflip or nothing", o.TTA)
+	if err := checkTTA(o.TTA); err != nil {
+		return EvalResult{}, err
 	}
 	start := time.Now()
 	var res EvalResult
 	defer torchext.NoGrad()()
-	it := dl.Epoch(0)
-	defer it.Close()
 	correct := 0
-	for {
-		if stop != nil && stop() {
-			return res, ErrInterrupted
-		}
-		b, err := it.Next()
-		if err != nil {
-			return res, err
-		}
-		if b == nil {
-			break
-		}
-		res.Skipped = append(res.Skipped, b.Skipped...)
-		if b.N == 0 {
-			b.Release()
-			continue
-		}
-		images, labels, err := batchTensors(b, torchext.OrCPU(o.Device))
-		labelsGo := append([]int64(nil), b.Labels...)
+	err := forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, func(b deviceBatch) error {
 		res.Index = append(res.Index, b.Index...)
-		n := b.N
-		b.Release()
+		pred, err := evalForward(model, b.images, o.TTA)
 		if err != nil {
-			return res, err
+			return err
 		}
-		labels.MustDrop()
-		pred, err := evalForward(model, images, o.TTA)
-		images.MustDrop()
-		if err != nil {
-			return res, err
-		}
+		defer pred.MustDrop()
 		predClass, err := argmax1(pred)
-		if err == nil && withProbs {
-			var probs [][]float32
-			if probs, err = softmaxRows(pred, o.TTA != ""); err == nil {
-				res.Probs = append(res.Probs, probs...)
-			}
-		}
-		pred.MustDrop()
 		if err != nil {
-			return res, err
+			return err
+		}
+		if withProbs {
+			probs, err := softmaxRows(pred, o.TTA != "")
+			if err != nil {
+				return err
+			}
+			res.Probs = append(res.Probs, probs...)
 		}
 		for i, p := range predClass {
 			res.Preds = append(res.Preds, int(p))
-			res.Labels = append(res.Labels, int(labelsGo[i]))
-			if p == labelsGo[i] {
+			res.Labels = append(res.Labels, int(b.Labels[i]))
+			if p == b.Labels[i] {
 				correct++
 			}
 		}
-		bar.step(n, fmt.Sprintf("[valid] acc %s", py3(float64(correct)/float64(len(res.Preds)))))
+		bar.step(b.N, fmt.Sprintf("[valid] acc %s", py3(float64(correct)/float64(len(res.Preds)))))
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
 	if len(res.Preds) == 0 {
 		return res, errors.New("evaluation: no images could be loaded")
@@ -376,39 +378,49 @@ var ErrInterrupted = errors.New("interrupted")
 
 func py3(x float64) string { return fmt.Sprintf("%.3f", x) }
 
-// evalForward is model(images) in eval mode; with TTA "hflip" it returns instead the mean of
+// TTAHFlip is --tta hflip: the softmax of each image averaged with its horizontal mirror's.
+const TTAHFlip = "hflip"
+
+// checkTTA refuses a --tta other than hflip or unset.
+func checkTTA(tta string) error {
+	if tta != "" && tta != TTAHFlip {
+		return fmt.Errorf("--tta %q: want %s (or leave it out)", tta, TTAHFlip)
+	}
+	return nil
+}
+
+// evalForward is model(images) in eval mode; with TTA hflip it returns instead the mean of
 // the softmax of images and of images.flip(3) (a new tensor the caller owns either way).
 func evalForward(model models.Model, images *ts.Tensor, tta string) (*ts.Tensor, error) {
-	logits, err := model.ForwardT(images, false)
-	if err != nil || tta == "" {
-		return logits, err
+	if tta == "" {
+		return model.ForwardT(images, false)
 	}
-	defer logits.MustDrop()
-	flipped, err := images.Flip([]int64{3}, false)
+	var s own.Scope
+	defer s.Free()
+	logits, err := s.Track(model.ForwardT(images, false))
 	if err != nil {
 		return nil, err
 	}
-	logitsFlip, err := model.ForwardT(flipped, false)
-	flipped.MustDrop()
+	flipped, err := s.Track(images.Flip([]int64{3}, false))
 	if err != nil {
 		return nil, err
 	}
-	defer logitsFlip.MustDrop()
-	p, err := logits.Softmax(1, gotch.Float, false)
+	logitsFlip, err := s.Track(model.ForwardT(flipped, false))
 	if err != nil {
 		return nil, err
 	}
-	defer p.MustDrop()
-	q, err := logitsFlip.Softmax(1, gotch.Float, false)
+	p, err := s.Track(logits.Softmax(1, gotch.Float, false))
 	if err != nil {
 		return nil, err
 	}
-	defer q.MustDrop()
-	sum, err := p.Add(q, false)
+	q, err := s.Track(logitsFlip.Softmax(1, gotch.Float, false))
 	if err != nil {
 		return nil, err
 	}
-	defer sum.MustDrop()
+	sum, err := s.Track(p.Add(q, false))
+	if err != nil {
+		return nil, err
+	}
 	return sum.DivScalar(ts.FloatScalar(2), false)
 }
 

@@ -122,60 +122,20 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	if cfg.Split == "" {
 		cfg.Split = "val"
 	}
-	if cfg.BatchSize < 1 {
-		return nil, inputErr(fmt.Errorf("--batch_size must be at least 1, got %d", cfg.BatchSize))
-	}
-	if cfg.NumClasses < 2 {
-		return nil, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", cfg.NumClasses))
-	}
-	if cfg.TTA != "" && cfg.TTA != "hflip" {
-		return nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
-	}
-	if err := checkTransforms(cfg.Transforms); err != nil {
-		return nil, inputErr(err)
-	}
-	mcfg, err := models.Lookup(cfg.Model)
+	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
+		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
+		threads: cfg.Threads, skipBad: cfg.SkipBad}
+	mcfg, err := sc.check("evaluate")
 	if err != nil {
-		return nil, inputErr(err)
-	}
-	if cfg.Weights == "" {
-		return nil, inputErr(errors.New("--weights is required: the checkpoint to evaluate"))
-	}
-	if _, err := os.Stat(cfg.Weights); err != nil {
-		return nil, inputErr(fmt.Errorf("weights file: '%s' does not exist or cannot be read", cfg.Weights))
+		return nil, err
 	}
 	ds, err := dataset.Load(cfg.DataPath, cfg.Split, cfg.NumClasses)
 	if err != nil {
 		return nil, inputErr(err)
 	}
 	fmt.Fprintln(out, ds.FoundMessage())
-	tcfg := TransformConfig(mcfg, cfg.ImgSize, cfg.Transforms)
-	pipe, err := transforms.ValPipeline(tcfg)
-	if err != nil {
-		return nil, err
-	}
-	nw := loader.DefaultWorkers(cfg.BatchSize)
-	if cfg.NumWorkers >= 0 {
-		nw = cfg.NumWorkers
-	}
-	dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: cfg.BatchSize, Workers: nw, SkipBad: cfg.SkipBad})
-	if err != nil {
-		return nil, err
-	}
 	o := &EvalOutput{Config: cfg, Arch: mcfg.Arch, Dataset: ds}
-	locked.Run(func() {
-		err = func() error {
-			m, dev, err := loadEvalModel(cfg.Model, cfg.NumClasses, cfg.Weights, cfg.Device, cfg.Threads, &o.Load, out)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			fmt.Fprintln(out, o.Load)
-			o.Result, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA,
-				Progress: NewProgress(out, dl.Len(), cfg.Quiet), Stop: stop, Device: dev})
-			return err
-		}()
-	})
+	o.Result, o.Load, err = sc.score(mcfg, ds, out, out, func(n int) *Progress { return NewProgress(out, n, cfg.Quiet) }, stop)
 	if err != nil {
 		return nil, err
 	}
@@ -342,63 +302,22 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	if len(paths) == 0 {
 		return nil, nil, inputErr(errors.New("no images to grade"))
 	}
-	if cfg.BatchSize < 1 {
-		return nil, nil, inputErr(fmt.Errorf("--batch_size must be at least 1, got %d", cfg.BatchSize))
-	}
-	if cfg.NumClasses < 2 {
-		return nil, nil, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", cfg.NumClasses))
-	}
-	if cfg.TTA != "" && cfg.TTA != "hflip" {
-		return nil, nil, inputErr(fmt.Errorf("--tta %q: want hflip (or leave it out)", cfg.TTA))
-	}
-	if err := checkTransforms(cfg.Transforms); err != nil {
-		return nil, nil, inputErr(err)
-	}
-	mcfg, err := models.Lookup(cfg.Model)
+	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
+		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
+		threads: cfg.Threads, skipBad: true}
+	mcfg, err := sc.check("grade with")
 	if err != nil {
-		return nil, nil, inputErr(err)
-	}
-	if cfg.Weights == "" {
-		return nil, nil, inputErr(errors.New("--weights is required: the checkpoint to grade with"))
-	}
-	if _, err := os.Stat(cfg.Weights); err != nil {
-		return nil, nil, inputErr(fmt.Errorf("weights file: '%s' does not exist or cannot be read", cfg.Weights))
+		return nil, nil, err
 	}
 	// The images as an unlabelled split: the loader's decode, transforms and batching.
 	ds := &dataset.Dataset{Split: "predict", Names: paths, Paths: paths, Labels: make([]int, len(paths)),
 		NumClasses: cfg.NumClasses, ClassCounts: make([]int, cfg.NumClasses)}
 	ds.ClassCounts[0] = len(paths)
-	tcfg := TransformConfig(mcfg, cfg.ImgSize, cfg.Transforms)
-	pipe, err := transforms.ValPipeline(tcfg)
-	if err != nil {
-		return nil, nil, err
+	note := out
+	if cfg.Quiet {
+		note = io.Discard
 	}
-	nw := loader.DefaultWorkers(cfg.BatchSize)
-	if cfg.NumWorkers >= 0 {
-		nw = cfg.NumWorkers
-	}
-	dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: cfg.BatchSize, Workers: nw, SkipBad: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	var res EvalResult
-	locked.Run(func() {
-		err = func() error {
-			var r *models.LoadReport
-			note := out
-			if cfg.Quiet {
-				note = io.Discard
-			}
-			m, dev, err := loadEvalModel(cfg.Model, cfg.NumClasses, cfg.Weights, cfg.Device, cfg.Threads, &r, note)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			fmt.Fprintln(note, r)
-			res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: cfg.TTA, Device: dev})
-			return err
-		}()
-	})
+	res, _, err := sc.score(mcfg, ds, note, note, nil, nil)
 	if len(res.Skipped) == len(paths) {
 		err = nil // every image unreadable: reported through skipped
 	}
@@ -416,11 +335,81 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	return preds, res.Skipped, nil
 }
 
-// loadEvalModel builds --model on --device with a checkpoint's weights for eval and predict
-// (call it on a locked OS thread); *report gets LoadCheckpoint's report. A --device asking
-// for CUDA where there is none falls back to the CPU, with the note printed to out.
-func loadEvalModel(name string, numClasses int, weights, device string, threads int, report **models.LoadReport,
-	out io.Writer) (models.Model, gotch.Device, error) {
+// scoring is what eval and predict share: a --model with a checkpoint's weights, scored on a
+// data set through the val transforms.
+type scoring struct {
+	model, weights, device, tta, transforms             string
+	numClasses, batchSize, imgSize, numWorkers, threads int
+	skipBad                                             bool
+}
+
+// check refuses bad flags before anything is loaded (errors are InputErrors); what says what
+// the checkpoint is for in the error of a missing --weights.
+func (c scoring) check(what string) (models.Config, error) {
+	if c.batchSize < 1 {
+		return models.Config{}, inputErr(fmt.Errorf("--batch_size must be at least 1, got %d", c.batchSize))
+	}
+	if c.numClasses < 2 {
+		return models.Config{}, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", c.numClasses))
+	}
+	if err := checkTTA(c.tta); err != nil {
+		return models.Config{}, inputErr(err)
+	}
+	if err := checkTransforms(c.transforms); err != nil {
+		return models.Config{}, inputErr(err)
+	}
+	mcfg, err := models.Lookup(c.model)
+	if err != nil {
+		return mcfg, inputErr(err)
+	}
+	if c.weights == "" {
+		return mcfg, inputErr(fmt.Errorf("--weights is required: the checkpoint to %s", what))
+	}
+	if _, err := os.Stat(c.weights); err != nil {
+		return mcfg, inputErr(fmt.Errorf("weights file: '%s' does not exist or cannot be read", c.weights))
+	}
+	return mcfg, nil
+}
+
+// score loads the model on a locked OS thread and runs evaluate over ds with the val
+// transforms, keeping every softmax. The device note goes to note, the load report to out.
+func (c scoring) score(mcfg models.Config, ds *dataset.Dataset, note, out io.Writer, bar func(n int) *Progress,
+	stop func() bool) (res EvalResult, report *models.LoadReport, err error) {
+	tcfg := TransformConfig(mcfg, c.imgSize, c.transforms)
+	pipe, err := transforms.ValPipeline(tcfg)
+	if err != nil {
+		return res, nil, err
+	}
+	nw := loader.DefaultWorkers(c.batchSize)
+	if c.numWorkers >= 0 {
+		nw = c.numWorkers
+	}
+	dl, err := loader.New(ds, pipe, tcfg.CropSize, loader.Options{BatchSize: c.batchSize, Workers: nw, SkipBad: c.skipBad})
+	if err != nil {
+		return res, nil, err
+	}
+	locked.Run(func() {
+		var m models.Model
+		var dev gotch.Device
+		if m, dev, err = c.loadModel(&report, note); err != nil {
+			return
+		}
+		defer m.Close()
+		fmt.Fprintln(out, report)
+		var p *Progress
+		if bar != nil {
+			p = bar(dl.Len())
+		}
+		res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: c.tta, Progress: p, Stop: stop, Device: dev})
+	})
+	return res, report, err
+}
+
+// loadModel builds --model on --device with the checkpoint's weights (on a locked OS thread);
+// *report gets LoadCheckpoint's report. A --device asking for CUDA where there is none falls
+// back to the CPU, with the note printed to out.
+func (c scoring) loadModel(report **models.LoadReport, out io.Writer) (models.Model, gotch.Device, error) {
+	device := c.device
 	if device == "" {
 		device = "cpu"
 	}
@@ -431,15 +420,15 @@ func loadEvalModel(name string, numClasses int, weights, device string, threads 
 	if note != "" {
 		fmt.Fprintf(out, "Using device: %s%s\n", DeviceName(dev), note)
 	}
-	if threads > 0 {
-		torchext.SetNumThreads(threads)
+	if c.threads > 0 {
+		torchext.SetNumThreads(c.threads)
 	}
-	m, err := models.New(name, numClasses)
+	m, err := models.New(c.model, c.numClasses)
 	if err != nil {
 		return nil, dev, err
 	}
 	if err = ToDevice(m, dev); err == nil {
-		*report, err = LoadCheckpoint(m, weights)
+		*report, err = LoadCheckpoint(m, c.weights)
 		err = inputErr(err)
 	}
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/drgrade/drgrade/internal/testutil"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/locked"
@@ -104,7 +103,7 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 		}
 		goroutines0, loader0 := runtime.NumGoroutine(), loaderGoroutines()
 		epoch := func(e int) {
-			if _, err := trainOneEpoch(m, opt, dl, e, sched, crit, scaler, AMP{}, NewProgress(io.Discard, per, true), nil, gotch.CPU); err != nil {
+			if _, err := TrainOneEpoch(EpochArgs{Model: m, Optimizer: opt, DataLoader: dl, Epoch: e, LRMethod: sched, Criterion: crit, Scaler: scaler, Progress: NewProgress(io.Discard, per, true)}); err != nil {
 				t.Fatal(err)
 			}
 			if err := sched.EndEpoch(); err != nil {

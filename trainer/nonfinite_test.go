@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/locked"
@@ -60,7 +59,7 @@ func TestNonFiniteLossStops(t *testing.T) {
 		defer ce.Close()
 		sched, _ := schedule.NewScript(schedule.Config{LR: 1e-3, LRF: 0.01, Epochs: 1, LoaderLen: dl.Len(), Warmup: true})
 		scaler, _ := NewGradScaler(false)
-		_, err = trainOneEpoch(m, opt, dl, 0, sched, crit, scaler, AMP{}, nil, nil, gotch.CPU)
+		_, err = TrainOneEpoch(EpochArgs{Model: m, Optimizer: opt, DataLoader: dl, LRMethod: sched, Criterion: crit, Scaler: scaler})
 		if !errors.Is(err, ErrNonFiniteLoss) || !strings.Contains(err.Error(), "step 2") {
 			t.Fatalf("got %v, want ErrNonFiniteLoss at step 2", err)
 		}

@@ -60,326 +60,477 @@ func Run(cfg Config, out io.Writer, stop func() bool) (*Result, error) {
 	return res, err
 }
 
+// session is main(args)'s local variables: what one phase makes and a later one uses.
+type session struct {
+	args Config
+	out  io.Writer // rank 0's console; io.Discard on the other ranks
+	stop func() bool
+	dist *distributed // nil: one process
+
+	device         gotch.Device
+	amp            AMP
+	useScaler      bool   // the GradScaler acts (float16 autocast on CUDA)
+	ampDesc        string // the AMP line of the run header ("" when off)
+	model          models.Model
+	tcfg           transforms.Config
+	trainTransform *transforms.Pipeline
+	valTransform   *transforms.Pipeline
+	trainDataset   *dataset.Dataset
+	valDataset     *dataset.Dataset
+	trainLoader    *loader.Loader
+	valLoader      *loader.Loader
+	criterion      loss.Criterion
+	optimizer      *Adam
+	scheduler      *schedule.Script
+	scaler         *GradScaler
+	tbWriter       *tblog.Writer // nil without --tensorboard and off rank 0
+	logs           *runLog
+	savePath       string // save_path: DDR.pth, last.pth, DDR.txt, metrics, plots
+	lastPath       string
+	logPath        string // the TensorBoard run folder
+	startEpoch     int    // 0, or the epoch after the one --resume saved
+	bestAcc        float64
+	closers        []func()
+}
+
+// run is main(args) on the locked thread, its phases named after the script's steps. Only
+// rank 0 speaks, writes and saves (onMain); every rank runs every tensor step.
 func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Result, error) {
 	if !dist.main() {
 		out = io.Discard // rank 0 speaks for the run
 	}
+	s := &session{args: args, out: out, stop: stop, dist: dist}
+	defer s.close()
+	for _, phase := range []func() error{
+		s.seedTorch,        // seed_torch(seed)
+		s.selectDevice,     // device = torch.device(...); print(args)
+		s.findModel,        // model = classic_models.find_model_using_name(...).to(device)
+		s.dataTransform,    // 数据增强: data_transform = {"train": ..., "val": ...}
+		s.loadDatasets,     // 加载数据集: DR_Grading_Dataset(...) for train and val
+		s.dataLoaders,      // nw = ...; DataLoader(...) for train and val
+		s.loadWeights,      // torch.load(args.weights); fc sliced to num_classes; load_state_dict
+		s.newCriterion,     // 计算类别权重; 使用Focal Loss或CrossEntropyLoss
+		s.newOptimizer,     // optimizer = optim.Adam(pg, lr=args.lr, weight_decay=1e-4)
+		s.newScheduler,     // lf = cosine; scheduler = lr_scheduler.LambdaLR(optimizer, lf)
+		s.makeSavePath,     // os.makedirs(save_path)
+		s.newGradScaler,    // scaler = torch.cuda.amp.GradScaler(enabled=enable_amp)
+		s.resume,           // drgrade's --resume: last.pth
+		s.distributedModel, // SyncBatchNorm.convert_sync_batchnorm; DistributedDataParallel
+		s.startTensorboard, // tb_writer = SummaryWriter(log_path)
+	} {
+		if err := phase(); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{SavePath: s.savePath, LogPath: s.logPath, BestValue: s.bestAcc}
+	for epoch := s.startEpoch; epoch < args.Epochs; epoch++ {
+		done, err := s.epoch(epoch, res)
+		if err != nil || done {
+			return res, err
+		}
+	}
+	s.onMain(func() error { s.logs.final(); return nil })
+	return res, nil
+}
+
+// onMain runs f on rank 0 only, as torchvision's save_on_master: printing, writing the output
+// folder and saving checkpoints.
+func (s *session) onMain(f func() error) error {
+	if !s.dist.main() {
+		return nil
+	}
+	return f()
+}
+
+// close frees what the phases made, last first.
+func (s *session) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// seedTorch is 固定随机种子 (seed_torch): the script's --seed was always on with seed 1.
+func (s *session) seedTorch() error {
 	// The script's main thread starts with grad mode on; the OS thread locked.Run landed on is
 	// one of Go's pool and may carry a mode some earlier caller left off (libtorch's is per thread).
 	torchext.SetGradEnabled(true)
-	// 固定随机种子 (seed_torch): the script's --seed was always on with seed 1.
-	torchext.ManualSeed(args.Seed)
-	fmt.Fprintln(out, "random seed has been fixed")
-	if args.Threads > 0 {
-		torchext.SetNumThreads(args.Threads)
+	torchext.ManualSeed(s.args.Seed)
+	fmt.Fprintln(s.out, "random seed has been fixed")
+	if s.args.Threads > 0 {
+		torchext.SetNumThreads(s.args.Threads)
 	}
+	return nil
+}
 
+// selectDevice is device = torch.device(f"cuda:{args.device}" ...), print(args) and
+// print(f"Using device: {device}"), with the AMP plan of the device: enable_amp = use_amp and
+// "cuda" in device.type. The scaler acts for float16 on CUDA only (CPU autocast runs bfloat16
+// without one, and refuses float16 as torch 2.1 does).
+func (s *session) selectDevice() error {
 	cudaOK, cudaCount := CUDAAvailable()
-	plan, err := PlanDevice(args.Device, cudaOK, cudaCount, dist.localRank())
+	plan, err := PlanDevice(s.args.Device, cudaOK, cudaCount, s.dist.localRank())
 	if err != nil {
-		return nil, &InputError{err}
+		return &InputError{err}
 	}
-	device := plan.Device
-	// enable_amp = use_amp and "cuda" in device.type; scaler = torch.cuda.amp.GradScaler(enabled=enable_amp):
-	// the scaler acts for float16 on CUDA only (CPU autocast runs bfloat16 without one, and
-	// refuses float16 as torch 2.1 does).
-	amp, scale, ampDesc, err := ampPlan(args.UseAMP, args.AMPDType, device)
-	if err != nil {
-		return nil, &InputError{err}
+	s.device = plan.Device
+	if s.amp, s.useScaler, s.ampDesc, err = ampPlan(s.args.UseAMP, s.args.AMPDType, s.device); err != nil {
+		return &InputError{err}
 	}
-	fmt.Fprintln(out, args.Namespace())
-	fmt.Fprintf(out, "Using device: %s%s\n", torchext.DeviceName(device), plan.Note)
-	dist.describe(out, args)
-	if err := setCuDNN(args); err != nil {
-		return nil, err
-	}
+	fmt.Fprintln(s.out, s.args.Namespace())
+	fmt.Fprintf(s.out, "Using device: %s%s\n", torchext.DeviceName(s.device), plan.Note)
+	s.dist.describe(s.out, s.args)
+	return setCuDNN(s.args)
+}
 
-	// model = classic_models.find_model_using_name(args.model, num_classes=args.num_classes).to(device)
-	// (built once; the script built it twice).
-	model, err := models.New(args.Model, args.NumClasses)
+// findModel is model = classic_models.find_model_using_name(args.model, num_classes=...).to(device)
+// (built once; the script built it twice).
+func (s *session) findModel() error {
+	m, err := models.New(s.args.Model, s.args.NumClasses)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer model.Close()
-	if err := toDevice(model, device); err != nil {
-		return nil, err
-	}
-	mcfg := model.Config()
+	s.model = m
+	s.closers = append(s.closers, func() { m.Close() })
+	return toDevice(m, s.device)
+}
 
-	// 数据增强 (data_transform): the script's pipelines at the model's input size.
-	tcfg := TransformConfig(mcfg, args.ImgSize, args.Transforms)
-	imgSize := tcfg.CropSize
-	fmt.Fprintln(out, DescribeTransforms(args.Transforms, tcfg))
-	trainTransform, err := transforms.TrainPipeline(tcfg)
-	if err != nil {
-		return nil, err
+// dataTransform is 数据增强 (data_transform): the script's pipelines at the model's input size.
+func (s *session) dataTransform() error {
+	s.tcfg = TransformConfig(s.model.Config(), s.args.ImgSize, s.args.Transforms)
+	fmt.Fprintln(s.out, DescribeTransforms(s.args.Transforms, s.tcfg))
+	var err error
+	if s.trainTransform, err = transforms.TrainPipeline(s.tcfg); err != nil {
+		return err
 	}
-	valTransform, err := transforms.ValPipeline(tcfg)
-	if err != nil {
-		return nil, err
-	}
+	s.valTransform, err = transforms.ValPipeline(s.tcfg)
+	return err
+}
 
-	// 加载数据集
-	trainDataset, err := dataset.Load(args.DataPath, "train", args.NumClasses)
-	if err != nil {
-		return nil, err
+// loadDatasets is 加载数据集 and the script's check that the data set has num_classes classes.
+func (s *session) loadDatasets() error {
+	var err error
+	if s.trainDataset, err = dataset.Load(s.args.DataPath, "train", s.args.NumClasses); err != nil {
+		return err
 	}
-	fmt.Fprintln(out, trainDataset.FoundMessage())
-	valDataset, err := dataset.Load(args.DataPath, "val", args.NumClasses)
-	if err != nil {
-		return nil, err
+	fmt.Fprintln(s.out, s.trainDataset.FoundMessage())
+	if s.valDataset, err = dataset.Load(s.args.DataPath, "val", s.args.NumClasses); err != nil {
+		return err
 	}
-	fmt.Fprintln(out, valDataset.FoundMessage())
-	if err := trainDataset.CheckNumClasses(); err != nil {
-		return nil, err
-	}
+	fmt.Fprintln(s.out, s.valDataset.FoundMessage())
+	return s.trainDataset.CheckNumClasses()
+}
 
-	// 计算类别权重: class_weights = [1.0 / count(c) for c in range(num_classes)]
-	classWeights, err := loss.ClassWeights(trainDataset.ClassCounts, args.ClassWeights)
-	if err != nil {
-		return nil, err
-	}
-
+// dataLoaders is nw = min([os.cpu_count(), batch_size, 8]) and the two DataLoaders (train
+// shuffled; each rank its shard).
+func (s *session) dataLoaders() error {
+	args := s.args
 	nw := loader.DefaultWorkers(args.BatchSize)
 	if args.NumWorkers >= 0 {
 		nw = args.NumWorkers
 	}
-	fmt.Fprintf(out, "Using %d dataloader workers every process\n", nw)
-	trainLoader, err := loader.New(trainDataset, trainTransform, imgSize, loader.Options{
+	fmt.Fprintf(s.out, "Using %d dataloader workers every process\n", nw)
+	var err error
+	s.trainLoader, err = loader.New(s.trainDataset, s.trainTransform, s.tcfg.CropSize, loader.Options{
 		BatchSize: args.BatchSize, Workers: max(nw, 0), Shuffle: true, Seed: args.Seed,
-		Sampler: args.Sampler, SkipBad: args.SkipBadImages, Shard: dist.shard()})
+		Sampler: args.Sampler, SkipBad: args.SkipBadImages, Shard: s.dist.shard()})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	valLoader, err := loader.New(valDataset, valTransform, imgSize, loader.Options{
+	s.valLoader, err = loader.New(s.valDataset, s.valTransform, s.tcfg.CropSize, loader.Options{
 		BatchSize: args.BatchSize, Workers: max(nw, 0), Seed: args.Seed, SkipBad: args.SkipBadImages,
-		Shard: dist.shard()})
-	if err != nil {
-		return nil, err
-	}
+		Shard: s.dist.shard()})
+	return err
+}
 
-	// train_original.py: load --weights, slicing the classifier to num_classes rows.
-	if args.Weights != "" {
-		report, err := models.LoadWeights(model, args.Weights, args.Head)
+// loadWeights is train_original.py's --weights: torch.load, the classifier sliced to
+// num_classes rows, load_state_dict(strict=False).
+func (s *session) loadWeights() error {
+	if s.args.Weights == "" {
+		return nil
+	}
+	report, err := models.LoadWeights(s.model, s.args.Weights, s.args.Head)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.out, report)
+	return nil
+}
+
+// newCriterion is 计算类别权重 (class_weights = 1 / count per class) and 使用Focal Loss或
+// CrossEntropyLoss: FocalLoss() or CrossEntropyLoss(weight=class_weights), then
+// criterion.to(device).
+func (s *session) newCriterion() error {
+	args := s.args
+	classWeights, err := loss.ClassWeights(s.trainDataset.ClassCounts, args.ClassWeights)
+	if err != nil {
+		return err
+	}
+	name := loss.NameCrossEntropy
+	if args.UseFocalLoss {
+		name = loss.NameFocal
+	}
+	if args.Loss != "" {
+		name = args.Loss
+	}
+	c, err := loss.New(name, loss.Options{ClassCounts: s.trainDataset.ClassCounts, ClassWeights: classWeights,
+		FocalAlpha: args.FocalAlpha, FocalGamma: args.FocalGamma})
+	if err != nil {
+		return err
+	}
+	s.criterion = c
+	s.closers = append(s.closers, c.Close)
+	return loss.ToDevice(c, s.device)
+}
+
+// newOptimizer is optim.Adam(pg, lr=args.lr, weight_decay=1e-4) (L2 added to the gradient).
+func (s *session) newOptimizer() error {
+	opt, err := NewAdam(s.model.StateDict().Parameters(), s.args.LR, 1e-4)
+	if err != nil {
+		return err
+	}
+	s.optimizer = opt
+	s.closers = append(s.closers, opt.Close)
+	return nil
+}
+
+// newScheduler is lf = cosine and scheduler = LambdaLR(optimizer, lr_lambda=lf), with the
+// warmup inside epoch 0, and best_acc = 0.
+func (s *session) newScheduler() error {
+	var err error
+	s.scheduler, err = schedule.NewScript(schedule.Config{LR: s.args.LR, LRF: s.args.LRF, Epochs: s.args.Epochs,
+		LoaderLen: s.trainLoader.Len(), Warmup: true})
+	s.bestAcc = math.Inf(-1) // best_acc = 0. for acc; -inf so kappa (which can be < 0) works too
+	if s.args.BestMetric == "acc" {
+		s.bestAcc = 0
+	}
+	return err
+}
+
+// makeSavePath is os.makedirs(save_path) under --output, with the temporary files of a run
+// killed in the middle of a write (kill -9, power loss) removed.
+func (s *session) makeSavePath() error {
+	s.savePath = filepath.Join(s.args.Output, "weights", s.args.Model)
+	s.lastPath = filepath.Join(s.savePath, "last.pth")
+	return s.onMain(func() error {
+		if err := os.MkdirAll(s.savePath, 0o755); err != nil {
+			return fmt.Errorf("cannot create the output folder: %w", err)
+		}
+		stale, err := removeStaleTemps(s.savePath)
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("removing temporary files in %s: %w", s.savePath, err)
 		}
-		fmt.Fprintln(out, report)
-	}
-
-	// 使用Focal Loss或CrossEntropyLoss
-	criterion, err := newCriterion(args, trainDataset.ClassCounts, classWeights)
-	if err != nil {
-		return nil, err
-	}
-	defer criterion.Close()
-	if err := loss.ToDevice(criterion, device); err != nil { // criterion.to(device)
-		return nil, err
-	}
-
-	optimizer, err := NewAdam(model.StateDict().Parameters(), args.LR, 1e-4)
-	if err != nil {
-		return nil, err
-	}
-	defer optimizer.Close()
-
-	// lf = cosine; scheduler = LambdaLR(optimizer, lr_lambda=lf); warmup inside epoch 0.
-	scheduler, err := schedule.NewScript(schedule.Config{LR: args.LR, LRF: args.LRF, Epochs: args.Epochs,
-		LoaderLen: trainLoader.Len(), Warmup: true})
-	if err != nil {
-		return nil, err
-	}
-	bestAcc := math.Inf(-1) // best_acc = 0. for acc; -inf so kappa (which can be < 0) works too
-	if args.BestMetric == "acc" {
-		bestAcc = 0
-	}
-
-	savePath := filepath.Join(args.Output, "weights", args.Model)
-	if dist.main() { // rank 0 alone writes the output folder
-		if err := os.MkdirAll(savePath, 0o755); err != nil {
-			return nil, fmt.Errorf("cannot create the output folder: %w", err)
+		if len(stale) > 0 {
+			fmt.Fprintf(s.out, "removed %d temporary file(s) of an interrupted run from %s\n", len(stale), s.savePath)
 		}
-		// Temporary files of a run killed in the middle of a write (kill -9, power loss).
-		if stale, err := removeStaleTemps(savePath); err != nil {
-			return nil, fmt.Errorf("removing temporary files in %s: %w", savePath, err)
-		} else if len(stale) > 0 {
-			fmt.Fprintf(out, "removed %d temporary file(s) of an interrupted run from %s\n", len(stale), savePath)
-		}
-	}
+		return nil
+	})
+}
 
-	if ampDesc != "" {
-		fmt.Fprintln(out, ampDesc)
+// newGradScaler is scaler = torch.cuda.amp.GradScaler(enabled=enable_amp).
+func (s *session) newGradScaler() error {
+	if s.ampDesc != "" {
+		fmt.Fprintln(s.out, s.ampDesc)
 	}
-	scaler, err := NewGradScalerOn(scale || args.forceScaler, device)
+	sc, err := NewGradScalerOn(s.useScaler || s.args.forceScaler, s.device)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer scaler.Close()
+	s.scaler = sc
+	s.closers = append(s.closers, sc.Close)
+	return nil
+}
 
-	startEpoch := 0
-	if args.Resume != "" {
-		st, err := loadLast(args.Resume, model, optimizer, args, device)
-		if err != nil {
-			return nil, err
+// resume loads --resume's last.pth (model, optimiser, epoch, best) and replays the schedule
+// to where that run stopped.
+func (s *session) resume() error {
+	if s.args.Resume == "" {
+		return nil
+	}
+	st, err := loadLast(s.args.Resume, s.model, s.optimizer, s.args, s.device)
+	if err != nil {
+		return err
+	}
+	s.startEpoch = st.epoch + 1
+	s.bestAcc = st.best
+	for e := 0; e < s.startEpoch; e++ {
+		if err := s.scheduler.StartEpoch(e); err != nil {
+			return err
 		}
-		startEpoch = st.epoch + 1
-		bestAcc = st.best
-		for e := 0; e < startEpoch; e++ { // replay the schedule to where the run stopped
-			if err := scheduler.StartEpoch(e); err != nil {
-				return nil, err
+		if err := s.scheduler.EndEpoch(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.out, "Resuming from %s after epoch %d (best %s %.4f)\n", s.args.Resume, s.startEpoch, s.args.BestMetric, s.bestAcc)
+	return nil
+}
+
+// distributedModel is model = nn.SyncBatchNorm.convert_sync_batchnorm(model), then
+// DistributedDataParallel(model), after --weights and --resume: rank 0's state everywhere.
+func (s *session) distributedModel() error {
+	if err := s.dist.syncBatchNorm(s.model, s.args.SyncBN, s.out); err != nil {
+		return err
+	}
+	return s.dist.wrap(s.model, s.args)
+}
+
+// startTensorboard is tb_writer = SummaryWriter(log_path) (rank 0) and the run's text logs.
+// The script deleted an existing log dir; drgrade gives each run its own subfolder, created
+// here, after every input was read, so a bad input leaves no empty run behind (the script
+// made its SummaryWriter before loading the data).
+func (s *session) startTensorboard() error {
+	s.logs = &runLog{dir: s.savePath, out: s.out, bestMetric: s.args.BestMetric,
+		title: fmt.Sprintf("%s on %s", s.args.Model, filepath.Base(filepath.Clean(s.args.DataPath)))}
+	return s.onMain(func() error {
+		if s.args.Tensorboard {
+			var err error
+			if s.logPath, err = newRunDir(filepath.Join(s.args.Output, "tensorboard", s.args.Model)); err != nil {
+				return err
 			}
-			if err := scheduler.EndEpoch(); err != nil {
-				return nil, err
+			fmt.Fprintf(s.out, "Start Tensorboard with \"tensorboard --logdir=%s\"\n", s.logPath)
+			if s.tbWriter, err = tblog.NewWriter(s.logPath); err != nil {
+				return err
 			}
+			s.closers = append(s.closers, func() { s.tbWriter.Close() })
 		}
-		fmt.Fprintf(out, "Resuming from %s after epoch %d (best %s %.4f)\n", args.Resume, startEpoch, args.BestMetric, bestAcc)
-	}
-	// model = nn.SyncBatchNorm.convert_sync_batchnorm(model), then DistributedDataParallel(model),
-	// after --weights and --resume: rank 0's state everywhere.
-	if err := dist.syncBatchNorm(model, args.SyncBN, out); err != nil {
-		return nil, err
-	}
-	if err := dist.wrap(model, args); err != nil {
-		return nil, err
-	}
+		return s.logs.loadHistory(s.startEpoch) // it rewrites DDR.txt
+	})
+}
 
-	var tbWriter *tblog.Writer
-	logPath := ""
-	if args.Tensorboard && dist.main() {
-		// The script deleted an existing log dir; drgrade gives each run its own subfolder.
-		// Created here, after every input was read, so a bad input leaves no empty run behind
-		// (the script made its SummaryWriter before loading the data).
-		logPath, err = newRunDir(filepath.Join(args.Output, "tensorboard", args.Model))
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(out, "Start Tensorboard with \"tensorboard --logdir=%s\"\n", logPath)
-		if tbWriter, err = tblog.NewWriter(logPath); err != nil {
-			return nil, err
-		}
-		defer tbWriter.Close()
+// epoch is one turn of `for epoch in range(args.epochs)`: train_one_epoch, scheduler.step(),
+// evaluate, the print and DDR.txt line, the TensorBoard scalars, and torch.save of the best
+// model; plus drgrade's last.pth and the stop check. done reports that the run ends here.
+func (s *session) epoch(epoch int, res *Result) (done bool, err error) {
+	args := s.args
+	epochStart := time.Now()
+	tr, lr, err := s.trainOneEpoch(epoch)
+	if err != nil {
+		return true, err
 	}
+	ev, report, err := s.evaluate(epoch)
+	if err != nil {
+		return true, err
+	}
+	rec := EpochRecord{Epoch: epoch + 1, TrainLoss: tr.MeanLoss, TrainAcc: tr.Acc, ValAcc: ev.Acc, LR: lr,
+		Precision: report.Weighted.Precision, Recall: report.Weighted.Recall, F1: report.Weighted.F1,
+		Kappa: report.QWK, MacroF1: report.MacroAllLabels.F1, BalancedAcc: report.BalancedAccuracy,
+		Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped)}
+	// print('[epoch %d] ...'), DDR.txt, metrics.json/csv and the plots
+	if err := s.onMain(func() error { return s.logs.epoch(rec, report, tr, ev) }); err != nil {
+		return true, err
+	}
+	if s.tbWriter != nil {
+		if err := writeScalars(s.tbWriter, rec, epoch); err != nil {
+			return true, err
+		}
+	}
+	res.Epochs = append(res.Epochs, rec)
+	res.LastTrain = tr
+	res.Last = rec
+	improved := false
+	if v := rec.metric(args.BestMetric); v > s.bestAcc { // if val_acc > best_acc
+		s.bestAcc = v
+		res.BestEpoch, res.BestValue = epoch+1, v
+		improved = true
+	}
+	if err := s.onMain(func() error { return s.save(epoch, improved, &report) }); err != nil {
+		return true, err
+	}
+	if args.afterEpoch != nil {
+		args.afterEpoch(epoch)
+	}
+	if s.stop != nil && s.stop() && epoch+1 < args.Epochs {
+		if s.dist != nil && s.dist.err != nil {
+			return true, s.dist.err
+		}
+		fmt.Fprintf(s.out, "\nInterrupted after epoch %d. Resume with: drgrade train <the same flags> --resume %s\n", epoch+1, s.lastPath)
+		return true, ErrInterrupted
+	}
+	return false, nil
+}
 
-	res := &Result{SavePath: savePath, LogPath: logPath, BestValue: bestAcc}
-	logs := &runLog{dir: savePath, out: out, bestMetric: args.BestMetric,
-		title: fmt.Sprintf("%s on %s", args.Model, filepath.Base(filepath.Clean(args.DataPath)))}
-	if dist.main() { // it rewrites DDR.txt
-		if err := logs.loadHistory(startEpoch); err != nil {
-			return nil, err
+// trainOneEpoch is mean_loss, train_acc = train_one_epoch(...) then scheduler.step(); lr is
+// the one the script logs, read after train_one_epoch and before scheduler.step().
+func (s *session) trainOneEpoch(epoch int) (tr EpochResult, lr float64, err error) {
+	tr, err = trainEpoch(EpochArgs{Model: s.model, Optimizer: s.optimizer, DataLoader: s.trainLoader, Epoch: epoch,
+		LRMethod: s.scheduler, Criterion: s.criterion, AMP: s.amp, Scaler: s.scaler,
+		Progress: NewProgress(s.out, s.trainLoader.Len(), s.args.Quiet), Stop: s.stop, Device: s.device}, s.dist)
+	if err != nil {
+		if errors.Is(err, ErrNonFiniteLoss) {
+			fmt.Fprintf(s.out, "WARNING: %v\n", err)
+		}
+		return tr, 0, s.epochFailed(epoch, err)
+	}
+	if s.scaler.Enabled {
+		fmt.Fprintf(s.out, "GradScaler: %d of %d steps skipped (inf/NaN gradients), scale now %g\n",
+			tr.SkippedSteps, tr.Steps, s.scaler.ScaleValue())
+	}
+	lr = s.scheduler.LR()
+	return tr, lr, s.scheduler.EndEpoch()
+}
+
+// evaluate is val_acc = evaluate(model, val_loader, device) and drgrade's metrics of the
+// whole split: every rank scores its shard with rank 0's buffers (DDP's _sync_buffers) and
+// the predictions are gathered.
+func (s *session) evaluate(epoch int) (EvalResult, metrics.Report, error) {
+	if s.dist != nil {
+		if err := s.dist.ddp.SyncBuffers(); err != nil {
+			return EvalResult{}, metrics.Report{}, err
 		}
 	}
-	lastPath := filepath.Join(savePath, "last.pth")
-	interrupted := func(epoch int) error {
-		if dist != nil && dist.err != nil {
-			return dist.err // another rank failed: not the user's interruption
+	ev, err := EvaluateWith(s.model, s.valLoader, EvalOptions{Progress: NewProgress(s.out, s.valLoader.Len(), s.args.Quiet),
+		Stop: s.stop, Device: s.device})
+	if err != nil {
+		return ev, metrics.Report{}, s.epochFailed(epoch, err)
+	}
+	if err := s.dist.gatherEval(&ev); err != nil {
+		return ev, metrics.Report{}, err
+	}
+	report, err := metrics.Evaluate(ev.Labels, ev.Preds, s.args.NumClasses)
+	return ev, report, err
+}
+
+// save is torch.save(model.state_dict(), "DDR.pth") when the epoch improved the best metric,
+// then drgrade's plots and last.pth (rank 0).
+func (s *session) save(epoch int, improved bool, report *metrics.Report) error {
+	if improved {
+		best := filepath.Join(s.savePath, "DDR.pth")
+		if err := models.SaveStateDict(s.model, best); err != nil {
+			return fmt.Errorf("saving the best checkpoint: %w", err)
 		}
-		// The model and optimiser are part-way through this epoch, which is abandoned: the
-		// last.pth written (atomically) at the end of the previous epoch is the state to
-		// continue from, so nothing is saved here.
-		resume := lastPath
-		if epoch == startEpoch {
-			resume = args.Resume
-		}
-		if resume == "" {
-			fmt.Fprintln(out, "\nInterrupted during the first epoch: nothing to resume from.")
-			return ErrInterrupted
-		}
-		fmt.Fprintf(out, "\nInterrupted. Resume with: drgrade train %s --resume %s\n", "<the same flags>", resume)
+		fmt.Fprintf(s.out, "saved the best model so far (%s %.4f) to %s\n", s.args.BestMetric, s.bestAcc, best)
+		s.logs.best = report
+		s.logs.writePlots(report)
+	} else {
+		s.logs.writePlots(nil)
+	}
+	if err := saveLast(s.lastPath, s.model, s.optimizer, epoch, s.bestAcc, s.args, s.device); err != nil {
+		return fmt.Errorf("saving the last checkpoint: %w", err)
+	}
+	return nil
+}
+
+// epochFailed explains an epoch that did not finish: a stop request (where to resume from),
+// running out of memory (what to change), or any other error unchanged.
+func (s *session) epochFailed(epoch int, err error) error {
+	if !errors.Is(err, ErrInterrupted) {
+		return outOfMemory(err, s.args, s.device, s.lastPath)
+	}
+	if s.dist != nil && s.dist.err != nil {
+		return s.dist.err // another rank failed: not the user's interruption
+	}
+	// The model and optimiser are part-way through this epoch, which is abandoned: the
+	// last.pth written (atomically) at the end of the previous epoch is the state to
+	// continue from, so nothing is saved here.
+	resume := s.lastPath
+	if epoch == s.startEpoch {
+		resume = s.args.Resume
+	}
+	if resume == "" {
+		fmt.Fprintln(s.out, "\nInterrupted during the first epoch: nothing to resume from.")
 		return ErrInterrupted
 	}
-
-	for epoch := startEpoch; epoch < args.Epochs; epoch++ {
-		epochStart := time.Now()
-		tr, err := trainEpoch(model, optimizer, trainLoader, epoch, scheduler, criterion, scaler, amp,
-			NewProgress(out, trainLoader.Len(), args.Quiet), stop, dist, device)
-		if errors.Is(err, ErrInterrupted) {
-			return res, interrupted(epoch)
-		}
-		if err != nil {
-			if errors.Is(err, ErrNonFiniteLoss) {
-				fmt.Fprintf(out, "WARNING: %v\n", err)
-			}
-			return res, outOfMemory(err, args, device, lastPath)
-		}
-		if scaler.Enabled {
-			fmt.Fprintf(out, "GradScaler: %d of %d steps skipped (inf/NaN gradients), scale now %g\n",
-				tr.SkippedSteps, tr.Steps, scaler.ScaleValue())
-		}
-		lr := scheduler.LR() // the lr the script logs: read after train_one_epoch, before scheduler.step()
-		if err := scheduler.EndEpoch(); err != nil {
-			return res, err
-		}
-		if dist != nil { // every rank evaluates its shard with rank 0's buffers (DDP's _sync_buffers)
-			if err := dist.ddp.SyncBuffers(); err != nil {
-				return res, err
-			}
-		}
-		ev, err := EvaluateWith(model, valLoader, EvalOptions{Progress: NewProgress(out, valLoader.Len(), args.Quiet),
-			Stop: stop, Device: device})
-		if errors.Is(err, ErrInterrupted) {
-			return res, interrupted(epoch)
-		}
-		if err != nil {
-			return res, outOfMemory(err, args, device, lastPath)
-		}
-		if err := dist.gatherEval(&ev); err != nil { // the whole split's predictions, from every rank
-			return res, err
-		}
-		report, err := metrics.Evaluate(ev.Labels, ev.Preds, args.NumClasses)
-		if err != nil {
-			return res, err
-		}
-		rec := EpochRecord{Epoch: epoch + 1, TrainLoss: tr.MeanLoss, TrainAcc: tr.Acc, ValAcc: ev.Acc, LR: lr,
-			Precision: report.Weighted.Precision, Recall: report.Weighted.Recall, F1: report.Weighted.F1,
-			Kappa: report.QWK, MacroF1: report.MacroAllLabels.F1, BalancedAcc: report.BalancedAccuracy,
-			Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped)}
-		if dist.main() { // only rank 0 writes DDR.txt, metrics.json/csv and the plots
-			if err := logs.epoch(rec, report, tr, ev); err != nil {
-				return res, err
-			}
-		}
-		if tbWriter != nil {
-			if err := writeScalars(tbWriter, rec, epoch); err != nil {
-				return res, err
-			}
-		}
-		res.Epochs = append(res.Epochs, rec)
-		res.LastTrain = tr
-		res.Last = rec
-		if v := rec.metric(args.BestMetric); v > bestAcc {
-			bestAcc = v
-			res.BestEpoch, res.BestValue = epoch+1, v
-			if dist.main() {
-				if err := models.SaveStateDict(model, filepath.Join(savePath, "DDR.pth")); err != nil {
-					return res, fmt.Errorf("saving the best checkpoint: %w", err)
-				}
-				fmt.Fprintf(out, "saved the best model so far (%s %.4f) to %s\n", args.BestMetric, v, filepath.Join(savePath, "DDR.pth"))
-				logs.best = &report
-				logs.writePlots(&report)
-			}
-		} else if dist.main() {
-			logs.writePlots(nil)
-		}
-		if dist.main() {
-			if err := saveLast(lastPath, model, optimizer, epoch, bestAcc, args, device); err != nil {
-				return res, fmt.Errorf("saving the last checkpoint: %w", err)
-			}
-		}
-		if args.afterEpoch != nil {
-			args.afterEpoch(epoch)
-		}
-		if stop != nil && stop() && epoch+1 < args.Epochs {
-			if dist != nil && dist.err != nil {
-				return res, dist.err
-			}
-			fmt.Fprintf(out, "\nInterrupted after epoch %d. Resume with: drgrade train <the same flags> --resume %s\n", epoch+1, lastPath)
-			return res, ErrInterrupted
-		}
-	}
-	if dist.main() {
-		logs.final()
-	}
-	return res, nil
+	fmt.Fprintf(s.out, "\nInterrupted. Resume with: drgrade train %s --resume %s\n", "<the same flags>", resume)
+	return ErrInterrupted
 }
 
 // setCuDNN applies --cudnn_benchmark and --deterministic (torch.backends.cudnn.benchmark,
@@ -417,19 +568,6 @@ func (e *OutOfMemoryError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the wrapped error.
 func (e *OutOfMemoryError) Unwrap() error { return e.Err }
-
-// newCriterion is the script's `FocalLoss()` or `CrossEntropyLoss(weight=class_weights)`.
-func newCriterion(args Config, counts []int, classWeights []float64) (loss.Criterion, error) {
-	name := loss.NameCrossEntropy
-	if args.UseFocalLoss {
-		name = loss.NameFocal
-	}
-	if args.Loss != "" {
-		name = args.Loss
-	}
-	return loss.New(name, loss.Options{ClassCounts: counts, ClassWeights: classWeights,
-		FocalAlpha: args.FocalAlpha, FocalGamma: args.FocalGamma})
-}
 
 // newRunDir creates base/runN with the first unused N, so earlier runs are never touched.
 func newRunDir(base string) (string, error) {
