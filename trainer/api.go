@@ -26,6 +26,11 @@ import (
 // model and do every forward, backward, optimiser step and Evaluate of one loop inside f.
 func RunLocked(f func()) { locked.Run(f) }
 
+// InstallCPUCache makes libtorch keep freed CPU buffers for reuse, as drgrade's own commands
+// do (a caching allocator like PyTorch's on the GPU; DRGRADE_CPU_CACHE_MB caps it or turns it
+// off). Call it first thing in main, before any tensor is made; later calls change nothing.
+func InstallCPUCache() error { return torchext.InstallCPUCache() }
+
 // ManualSeed mirrors torch.manual_seed(seed): it seeds libtorch's CPU generator, which
 // weight initialisation (models.New) and dropout draw from. Data order and augmentation are
 // seeded separately, by loader.Options.Seed.

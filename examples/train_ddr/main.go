@@ -101,6 +101,9 @@ func main() {
 	if err != nil {
 		os.Exit(2)
 	}
+	if err := trainer.InstallCPUCache(); err != nil { // as drgrade train does
+		fmt.Fprintf(os.Stderr, "train_ddr: %v; using the default CPU allocator\n", err)
+	}
 	// main(opt), on one OS thread: every tensor of the run lives and dies inside.
 	trainer.RunLocked(func() { err = trainMain(opt, os.Stdout) })
 	if err != nil {
