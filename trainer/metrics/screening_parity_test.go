@@ -62,6 +62,8 @@ type goldenView struct {
 		AUCCI         [2]float64 `json:"auc_ci"`
 		APCI          [2]float64 `json:"ap_ci"`
 		AUC, AP       []float64
+		ROCBand       *struct{ Lo, Hi []float64 } `json:"roc_band"`
+		PRBand        *struct{ Lo, Hi []float64 } `json:"pr_band"`
 	}
 }
 
@@ -294,6 +296,10 @@ func checkView(t *testing.T, m maxDiffs, v *ScreenView, w goldenView) {
 	if b.AUC != nil {
 		m.slice(t, "auc", name+" bootstrap AUCs", v.Bootstrap.AUC, b.AUC, tolAUC)
 		m.slice(t, "auc", name+" bootstrap APs", v.Bootstrap.AP, b.AP, tolAUC)
+		m.slice(t, "auc", name+" ROC band lo", v.Bootstrap.ROCBand.Lo, b.ROCBand.Lo, tolAUC)
+		m.slice(t, "auc", name+" ROC band hi", v.Bootstrap.ROCBand.Hi, b.ROCBand.Hi, tolAUC)
+		m.slice(t, "auc", name+" PR band lo", v.Bootstrap.PRBand.Lo, b.PRBand.Lo, tolAUC)
+		m.slice(t, "auc", name+" PR band hi", v.Bootstrap.PRBand.Hi, b.PRBand.Hi, tolAUC)
 	}
 	m.check(t, "auc", name+" AUC CI lo", v.AUCCI.Lo, b.AUCCI[0], tolAUC)
 	m.check(t, "auc", name+" AUC CI hi", v.AUCCI.Hi, b.AUCCI[1], tolAUC)

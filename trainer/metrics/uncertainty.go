@@ -90,7 +90,22 @@ type Bootstrap struct {
 	AP        []float64 `json:"-"` // average_precision_score of each resample
 	AUCCI     Interval  `json:"roc_auc_ci"`
 	APCI      Interval  `json:"average_precision_ci"`
+	// ROCBand is the pointwise band of the ROC curve: at each false positive rate x of
+	// BandGrid, the percentile interval of the best true positive rate with FPR ≤ x over
+	// every distinct threshold of each resample. PRBand is the PR curve's: at each recall x,
+	// the interval of the interpolated precision max{precision : recall ≥ x}.
+	ROCBand Band `json:"-"`
+	PRBand  Band `json:"-"`
 }
+
+// Band is a pointwise 95% bootstrap band of a curve: Y between Lo[i] and Hi[i] at X[i].
+type Band struct {
+	X, Lo, Hi []float64
+}
+
+// BandPoints is the number of grid points of the bootstrap bands: x = 0, 0.01, ..., 1
+// (np.linspace(0, 1, 101)).
+const BandPoints = 101
 
 // BootstrapCI computes the AUC and AP of n StratifiedResamples(positive, n, seed) (each as
 // sklearn would on the resampled arrays, to the bit) and their percentile 95% intervals
@@ -108,27 +123,63 @@ func BootstrapCI(scores []float64, positive []bool, n int, seed uint64) (Bootstr
 		return Bootstrap{}, err
 	}
 	bs := Bootstrap{Resamples: n, Seed: seed, AUC: make([]float64, n), AP: make([]float64, n)}
+	grid := npLinspace(0, 1, BandPoints)
+	rocAt, prAt := make([][]float64, BandPoints), make([][]float64, BandPoints)
+	for j := range grid {
+		rocAt[j], prAt[j] = make([]float64, n), make([]float64, n)
+	}
 	w := make([]int32, len(scores))
+	var pm []float64 // the running maximum of precision
 	StratifiedResamples(positive, n, seed, func(b int, idx []int) {
 		clear(w)
 		for _, i := range idx {
 			w[i]++
 		}
-		bs.AUC[b], bs.AP[b] = r.weightedAUCAP(w)
+		// the samples repeated w[i] times: the same distinct thresholds and counts as
+		// sklearn sees on the resampled arrays
+		fps, tps, thr := r.counts(w)
+		full, pr := rocFrom(fps, tps, thr, false), prFrom(fps, tps, thr)
+		pm = append(pm[:0], pr.Precision...)
+		bs.AUC[b], bs.AP[b] = rocFrom(fps, tps, thr, true).AUC(), pr.AveragePrecision()
+		k := 0
+		for j, x := range grid { // FPR and TPR never decrease along the curve
+			for k+1 < len(full.FPR) && full.FPR[k+1] <= x {
+				k++
+			}
+			rocAt[j][b] = full.TPR[k]
+		}
+		// recall decreases along pr, so recall ≥ x holds on a prefix (never empty: recall
+		// starts at 1); the interpolated precision is the prefix's maximum
+		for i := range pm {
+			pm[i] = pr.Precision[i]
+			if i > 0 {
+				pm[i] = max(pm[i], pm[i-1])
+			}
+		}
+		m := 0
+		for j := len(grid) - 1; j >= 0; j-- {
+			for m < len(pr.Recall) && pr.Recall[m] >= grid[j] {
+				m++
+			}
+			prAt[j][b] = pm[m-1]
+		}
 	})
 	bs.AUCCI = PercentileInterval(bs.AUC, 95)
 	bs.APCI = PercentileInterval(bs.AP, 95)
+	bs.ROCBand, bs.PRBand = bandOf(grid, rocAt), bandOf(grid, prAt)
 	return bs, nil
 }
 
-func oneClassOf(fps, tps []int, _ []float64) error { return oneClass(fps, tps) }
-
-// weightedAUCAP is roc_auc_score and average_precision_score of the samples repeated w[i]
-// times: the same distinct thresholds and counts as on the resampled arrays.
-func (r *ranked) weightedAUCAP(w []int32) (auc, ap float64) {
-	fps, tps, thr := r.counts(w)
-	return rocFrom(fps, tps, thr, true).AUC(), prFrom(fps, tps, thr).AveragePrecision()
+func bandOf(grid []float64, at [][]float64) Band {
+	b := Band{X: grid, Lo: make([]float64, len(grid)), Hi: make([]float64, len(grid))}
+	for j, v := range at {
+		iv := PercentileInterval(v, 95)
+		b.Lo[j], b.Hi[j] = iv.Lo, iv.Hi
+	}
+	return b
 }
+
+func oneClassOf(fps, tps []int, _ []float64) error { return oneClass(fps, tps) }
 
 // PercentileInterval is the central level% percentile interval of values (np.percentile at
 // (100-level)/2 and (100+level)/2).

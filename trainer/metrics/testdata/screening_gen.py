@@ -15,7 +15,9 @@ counted, nothing renormalised) it writes:
   - the stratified bootstrap: the resamples drawn by the scheme drgrade documents
     (metrics.StratifiedResamples: SplitMix64(seed), index = high 64 bits of next()*n, per
     resample all positives' draws then all negatives'), sklearn's AUC and AP on each
-    resampled array, and np.percentile(..., [2.5, 97.5]) (the default linear method);
+    resampled array, and np.percentile(..., [2.5, 97.5]) (the default linear method); for the
+    small cases also the pointwise bands on np.linspace(0, 1, 101): the best TPR with
+    FPR <= x (roc_curve without dropped points) and max precision with recall >= x;
 and for the case's full probabilities the calibration by NumPy, as Guo et al.'s code: ECE over
 15 bins np.linspace(0, 1, 16), a sample in (lo, hi] when conf > lo and conf <= hi, top-label
 (max prob, argmax == label) and per class (p_k vs label == k) with the bins' counts, accuracies
@@ -181,11 +183,18 @@ def view(name, grade, P, labels, ungradable, boot, seed, keep_resamples):
     out["delong_se"] = num(se)
     out["points"] = operating_points(s, y)
     aucs, aps, first = [], [], None
+    grid = np.linspace(0, 1, 101)
+    roc_at, pr_at = [], []
     for idx in resamples(y.tolist(), boot, seed):
         if first is None:
             first = idx.tolist()
         aucs.append(float(roc_auc_score(y[idx], s[idx])))
         aps.append(float(average_precision_score(y[idx], s[idx])))
+        if keep_resamples:
+            f, t, _ = roc_curve(y[idx], s[idx], drop_intermediate=False)
+            roc_at.append([t[f <= x].max() for x in grid])
+            p, r, _ = precision_recall_curve(y[idx], s[idx])
+            pr_at.append([p[r >= x].max() for x in grid])
     lo, hi = np.percentile(aucs, [2.5, 97.5])
     alo, ahi = np.percentile(aps, [2.5, 97.5])
     out["bootstrap"] = {"n": boot, "seed": seed, "first_resample": first,
@@ -193,6 +202,10 @@ def view(name, grade, P, labels, ungradable, boot, seed, keep_resamples):
     if keep_resamples:
         out["bootstrap"]["auc"] = aucs
         out["bootstrap"]["ap"] = aps
+        # pointwise bands: the best TPR at FPR <= x, the interpolated precision at recall >= x
+        for key, at in (("roc_band", roc_at), ("pr_band", pr_at)):
+            lo, hi = np.percentile(np.array(at), [2.5, 97.5], axis=0)
+            out["bootstrap"][key] = {"lo": lo.tolist(), "hi": hi.tolist()}
     return out
 
 
