@@ -21,7 +21,11 @@ endif
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
 .PHONY: bench-forward bench-go
-.PHONY: cuda-variants mutants
+.PHONY: cuda-variants mutants browser
+
+# Headless Chromium for the browser tests (trainer/report), installed when missing.
+browser:
+	@./scripts/chromium.sh
 
 all: build
 
@@ -35,7 +39,7 @@ build: setup
 # go test compares against the committed goldens; `make parity` compares live against PyTorch.
 # Every skip must be on .ci/skips-test.txt (scripts/skipcheck reads go test -json): a test that
 # quietly skips is a failure, not a pass.
-test: setup
+test: setup browser
 	$(GO) vet ./...
 	set -o pipefail; $(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./scripts/skipcheck -allow .ci/skips-test.txt
 	$(GO) test -count=1 -race ./vision/loader/ ./trainer/metrics/ ./trainer/tblog/ ./vision/dataset/ ./trainer/plot/
