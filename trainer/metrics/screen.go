@@ -72,11 +72,15 @@ func (v ScreenView) MarshalJSON() ([]byte, error) { return marshalNullable(v) }
 type Screening struct {
 	ReferableGrade int `json:"referable_grade"`
 	// UngradableClass is the class left out of the views (-1: none); Excluded counts its samples.
-	UngradableClass int          `json:"ungradable_class"`
-	Excluded        int          `json:"excluded_ungradable"`
-	Bootstrap       int          `json:"bootstrap_resamples"`
-	Seed            uint64       `json:"bootstrap_seed"`
-	Views           []ScreenView `json:"views"`
+	UngradableClass int    `json:"ungradable_class"`
+	Excluded        int    `json:"excluded_ungradable"`
+	Bootstrap       int    `json:"bootstrap_resamples"`
+	Seed            uint64 `json:"bootstrap_seed"`
+	// PointsChosenOn names the split the operating points' thresholds were chosen on (set by
+	// the caller: this split, or the one of a thresholds file); ThresholdsFile is that file.
+	PointsChosenOn string       `json:"points_chosen_on,omitempty"`
+	ThresholdsFile string       `json:"thresholds_file,omitempty"`
+	Views          []ScreenView `json:"views"`
 }
 
 // View returns the view called name, or nil.
