@@ -300,6 +300,7 @@ type EvalResult struct {
 	Preds   []int
 	Labels  []int
 	Probs   [][]float32 // softmax per sample, when requested
+	Logits  [][]float32 // the model's raw logits per sample, when requested (EvalOptions.Logits)
 	Index   []int       // data set index per sample
 	Skipped []loader.Skipped
 	Seconds float64
@@ -316,9 +317,17 @@ type EvalOptions struct {
 	Probs bool // keep every sample's softmax in EvalResult.Probs
 	// TTA is the test-time augmentation: "" (none) or "hflip", which averages the softmax of
 	// each image and of its horizontal mirror and predicts the argmax of the average.
-	TTA      string
-	Progress *Progress   // nil draws nothing
-	Stop     func() bool // polled between batches; true ends with ErrInterrupted
+	TTA string
+	// Logits keeps every sample's raw logits in EvalResult.Logits (not with TTA: its
+	// prediction averages two softmaxes, there is no one logit vector).
+	Logits bool
+	// Temperature, when positive, divides the logits before every softmax (temperature
+	// scaling, trainer/calibrate): Probs are softmax(logits/T), with TTA the mean of each
+	// view's. Without TTA the predictions are unchanged (the argmax of the logits). Logits
+	// stay raw.
+	Temperature float64
+	Progress    *Progress   // nil draws nothing
+	Stop        func() bool // polled between batches; true ends with ErrInterrupted
 	// Device is where the model is and the batches go (the zero Device is the CPU).
 	Device gotch.Device
 }
@@ -329,13 +338,19 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 	if err := checkTTA(o.TTA); err != nil {
 		return EvalResult{}, err
 	}
+	if o.Logits && o.TTA != "" {
+		return EvalResult{}, fmt.Errorf("--tta %s averages the softmax of two views: there are no single logits to keep", o.TTA)
+	}
+	if o.Temperature < 0 || math.IsNaN(o.Temperature) || math.IsInf(o.Temperature, 0) {
+		return EvalResult{}, fmt.Errorf("temperature %v: want a positive number (or 0 for none)", o.Temperature)
+	}
 	start := time.Now()
 	var res EvalResult
 	defer torchext.NoGrad()()
 	correct := 0
 	err := forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, func(b deviceBatch) error {
 		res.Index = append(res.Index, b.Index...)
-		pred, err := evalForward(model, b.images, o.TTA)
+		pred, err := evalForward(model, b.images, o.TTA, o.Temperature)
 		if err != nil {
 			return err
 		}
@@ -344,8 +359,15 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 		if err != nil {
 			return err
 		}
+		if o.Logits {
+			logits, err := tensorRows(pred)
+			if err != nil {
+				return err
+			}
+			res.Logits = append(res.Logits, logits...)
+		}
 		if withProbs {
-			probs, err := softmaxRows(pred, o.TTA != "")
+			probs, err := softmaxRows(pred, o.TTA != "", o.Temperature)
 			if err != nil {
 				return err
 			}
@@ -390,8 +412,9 @@ func checkTTA(tta string) error {
 }
 
 // evalForward is model(images) in eval mode; with TTA hflip it returns instead the mean of
-// the softmax of images and of images.flip(3) (a new tensor the caller owns either way).
-func evalForward(model models.Model, images *ts.Tensor, tta string) (*ts.Tensor, error) {
+// the softmax of images and of images.flip(3), each view's logits divided by temperature
+// first when it is positive (a new tensor the caller owns either way).
+func evalForward(model models.Model, images *ts.Tensor, tta string, temperature float64) (*ts.Tensor, error) {
 	if tta == "" {
 		return model.ForwardT(images, false)
 	}
@@ -409,6 +432,14 @@ func evalForward(model models.Model, images *ts.Tensor, tta string) (*ts.Tensor,
 	if err != nil {
 		return nil, err
 	}
+	if temperature > 0 {
+		if logits, err = s.Track(logits.DivScalar(ts.FloatScalar(temperature), false)); err != nil {
+			return nil, err
+		}
+		if logitsFlip, err = s.Track(logitsFlip.DivScalar(ts.FloatScalar(temperature), false)); err != nil {
+			return nil, err
+		}
+	}
 	p, err := s.Track(logits.Softmax(1, gotch.Float, false))
 	if err != nil {
 		return nil, err
@@ -424,23 +455,37 @@ func evalForward(model models.Model, images *ts.Tensor, tta string) (*ts.Tensor,
 	return sum.DivScalar(ts.FloatScalar(2), false)
 }
 
-// softmaxRows pulls softmax(pred, dim=1) to Go, one row per sample; with isProb, pred already
-// holds probabilities (test-time augmentation averaged them).
-func softmaxRows(pred *ts.Tensor, isProb bool) ([][]float32, error) {
-	sm := pred
-	if !isProb {
+// softmaxRows pulls softmax(pred, dim=1) to Go, one row per sample (softmax(pred/temperature)
+// when temperature is positive); with isProb, pred already holds probabilities (test-time
+// augmentation averaged them).
+func softmaxRows(pred *ts.Tensor, isProb bool, temperature float64) ([][]float32, error) {
+	if isProb {
+		return tensorRows(pred)
+	}
+	var s own.Scope
+	defer s.Free()
+	z := pred
+	if temperature > 0 {
 		var err error
-		if sm, err = pred.Softmax(1, gotch.Float, false); err != nil {
+		if z, err = s.Track(pred.DivScalar(ts.FloatScalar(temperature), false)); err != nil {
 			return nil, err
 		}
-		defer sm.MustDrop()
 	}
+	sm, err := s.Track(z.Softmax(1, gotch.Float, false))
+	if err != nil {
+		return nil, err
+	}
+	return tensorRows(sm)
+}
+
+// tensorRows pulls a float32 [N, C] tensor to Go, one row per sample.
+func tensorRows(sm *ts.Tensor) ([][]float32, error) {
 	size, err := sm.Size()
 	if err != nil {
 		return nil, err
 	}
 	if len(size) != 2 {
-		return nil, fmt.Errorf("softmax of logits of shape %v: want [N, C]", size)
+		return nil, fmt.Errorf("logits of shape %v: want [N, C]", size)
 	}
 	n, c := int(size[0]), int(size[1])
 	v := make([]float32, n*c)

@@ -104,6 +104,10 @@ type EvalConfig struct {
 	SkipBad    bool   // --skip_bad_images
 	Quiet      bool   // no progress bar
 	Device     string // --device: cpu, 0, cuda:0 ("": the CPU)
+	// Temperature > 0 divides the logits before the softmax (--temperature, a calibration
+	// file: trainer/calibrate); predictions are unchanged without TTA. 0: none.
+	Temperature float64
+	Logits      bool // keep the raw logits in Result.Logits (for calibration; not with TTA)
 }
 
 // EvalOutput is one scored split.
@@ -124,7 +128,7 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	}
 	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
-		threads: cfg.Threads, skipBad: cfg.SkipBad}
+		threads: cfg.Threads, skipBad: cfg.SkipBad, temperature: cfg.Temperature, logits: cfg.Logits}
 	mcfg, err := sc.check("evaluate")
 	if err != nil {
 		return nil, err
@@ -188,9 +192,10 @@ func WriteEvalFiles(dir string, o *EvalOutput) error {
 		Split   string         `json:"split"`
 		TTA     string         `json:"tta,omitempty"`
 		Skipped int            `json:"skipped_images"`
+		Temp    float64        `json:"temperature,omitempty"` // applied to the probabilities of predictions.csv
 		Report  metrics.Report `json:"metrics"`
 	}{o.Config.Model, o.Arch, o.Config.Weights, o.Config.DataPath, o.Config.Split, o.Config.TTA,
-		len(o.Result.Skipped), o.Report}, "", "  ")
+		len(o.Result.Skipped), o.Config.Temperature, o.Report}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -286,6 +291,8 @@ type PredictConfig struct {
 	TTA        string // "" or "hflip"
 	Quiet      bool
 	Device     string // cpu, 0, cuda:0 ("": the CPU)
+	// Temperature > 0: the probabilities are softmax(logits/T) (EvalConfig.Temperature). 0: none.
+	Temperature float64
 }
 
 // Prediction is one graded image.
@@ -304,7 +311,7 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	}
 	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
-		threads: cfg.Threads, skipBad: true}
+		threads: cfg.Threads, skipBad: true, temperature: cfg.Temperature}
 	mcfg, err := sc.check("grade with")
 	if err != nil {
 		return nil, nil, err
@@ -341,6 +348,8 @@ type scoring struct {
 	model, weights, device, tta, transforms             string
 	numClasses, batchSize, imgSize, numWorkers, threads int
 	skipBad                                             bool
+	temperature                                         float64 // > 0: softmax(logits/T)
+	logits                                              bool    // keep the raw logits
 }
 
 // check refuses bad flags before anything is loaded (errors are InputErrors); what says what
@@ -353,6 +362,9 @@ func (c scoring) check(what string) (models.Config, error) {
 		return models.Config{}, inputErr(fmt.Errorf("--num_classes must be at least 2, got %d", c.numClasses))
 	}
 	if err := checkTTA(c.tta); err != nil {
+		return models.Config{}, inputErr(err)
+	}
+	if err := checkCalibration(c.tta, c.temperature, c.logits); err != nil {
 		return models.Config{}, inputErr(err)
 	}
 	if err := checkTransforms(c.transforms); err != nil {
@@ -400,7 +412,8 @@ func (c scoring) score(mcfg models.Config, ds *dataset.Dataset, note, out io.Wri
 		if bar != nil {
 			p = bar(dl.Len())
 		}
-		res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: c.tta, Progress: p, Stop: stop, Device: dev})
+		res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: c.tta, Progress: p, Stop: stop, Device: dev,
+			Temperature: c.temperature, Logits: c.logits})
 	})
 	return res, report, err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/drgrade/drgrade/trainer"
+	"github.com/drgrade/drgrade/trainer/calibrate"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -31,6 +32,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
 	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv and confusion_matrix.png here")
+	temperature := fs.String("temperature", "", temperatureHelp)
+	calib := fs.Bool("calibrate", false, "after the report, fit a temperature on this split's logits and store it beside --weights (as drgrade calibrate)")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -42,6 +45,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		log = stderr // stdout carries the JSON alone
 		cfg.Quiet = true
 	}
+	var err error
+	if *calib {
+		if *temperature, err = checkEvalCalibrate(&cfg, *temperature); err != nil {
+			return err
+		}
+		splitNote(log, cfg.Split)
+	}
+	if cfg.Temperature, err = resolveTemperature(log, *temperature, cfg.Weights, cfg.NumClasses); err != nil {
+		return err
+	}
 	o, err := trainer.EvalCheckpoint(cfg, log, nil)
 	if err != nil {
 		if trainer.IsInputError(err) {
@@ -51,6 +64,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, s := range o.Result.Skipped {
 		fmt.Fprintf(stderr, "skipped %s: %v\n", s.Path, s.Err)
+	}
+	var cal *calibrate.File
+	if *calib {
+		if cal, err = evalCalibrate(log, o); err != nil {
+			return err
+		}
 	}
 	if *outDir != "" {
 		if err := trainer.WriteEvalFiles(*outDir, o); err != nil {
@@ -77,7 +96,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			Skipped     int    `json:"skipped_images"`
 			Metrics     any    `json:"metrics"`
 			Predictions []pred `json:"predictions"`
-		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds}, "", "  ")
+
+			Temp        float64         `json:"temperature,omitempty"` // applied to the probabilities
+			Calibration *calibrate.File `json:"calibration,omitempty"` // --calibrate
+		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds, cfg.Temperature, cal}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -86,5 +108,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s (%s) on %s/%s: %d images\n", cfg.Model, o.Arch, cfg.DataPath, cfg.Split, o.Report.Samples)
 	trainer.PrintReport(stdout, o.Report)
+	if cal != nil {
+		trainer.PrintCalibration(stdout, cal)
+	}
 	return nil
 }

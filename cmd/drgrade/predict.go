@@ -35,6 +35,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	fset.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
+	temperature := fset.String("temperature", "", temperatureHelp)
 	// Flags may come before, between or after the images (Go's flag package stops at the
 	// first non-flag argument: parse again after each one).
 	var inputs []string
@@ -59,6 +60,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return usagef("no images (%s) found in %s", extList(), strings.Join(inputs, " "))
 	}
 	cfg.Quiet = *asJSON
+	if cfg.Temperature, err = resolveTemperature(stderr, *temperature, cfg.Weights, cfg.NumClasses); err != nil {
+		return err
+	}
 	preds, skipped, err := trainer.PredictFiles(cfg, paths, stderr)
 	if err != nil {
 		if trainer.IsInputError(err) {
@@ -80,10 +84,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			Model       string               `json:"model"`
 			Weights     string               `json:"weights"`
 			TTA         string               `json:"tta,omitempty"`
+			Temp        float64              `json:"temperature,omitempty"`
 			Classes     []string             `json:"classes"`
 			Predictions []trainer.Prediction `json:"predictions"`
 			Unreadable  []bad                `json:"unreadable,omitempty"`
-		}{cfg.Model, cfg.Weights, cfg.TTA, names, preds, bads}, "", "  ")
+		}{cfg.Model, cfg.Weights, cfg.TTA, cfg.Temperature, names, preds, bads}, "", "  ")
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"image"
 	"image/color"
@@ -10,73 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/chromedp/chromedp"
+	"github.com/drgrade/drgrade/internal/testutil"
 )
 
 // samplesDir, when set, keeps the screenshot for a look (go test ./trainer/report -samples DIR).
 var samplesDir = flag.String("samples", "", "directory to write the report and its screenshot to")
-
-// chromium is the browser the tests drive: DRGRADE_CHROMIUM, or Debian's package, which
-// `make test` installs (scripts/chromium.sh).
-func chromium(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("DRGRADE_CHROMIUM")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no Chromium at %s (install Debian's chromium: scripts/chromium.sh, which make test runs, or set DRGRADE_CHROMIUM): %v", p, err)
-	}
-	return p
-}
-
-// pageState is what TestReportRendersInChromium reads off the loaded report.
-type pageState struct {
-	title         string
-	total, loaded int
-	shot          []byte
-}
-
-// openPage loads url in a fresh headless Chromium (with the flags this closed network needs)
-// and reads the title, how many pictures there are and how many decoded, and a full-page
-// screenshot.
-func openPage(t *testing.T, url string) pageState {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	fail := func(what string, err error) {
-		if err != nil {
-			t.Fatalf("chromium on %s: %s: %v", url, what, err)
-		}
-	}
-	fail("navigate", chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitReady("body")))
-	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	var st pageState
-	var err error
-	st.title, err = chromedp.Run(tctx, chromedp.Title())
-	fail("title", err)
-	st.total, err = chromedp.Run(tctx, chromedp.Evaluate[int](`document.images.length`))
-	fail("images", err)
-	st.loaded, err = chromedp.Run(tctx, chromedp.Evaluate[int](`Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length`))
-	fail("decoded images", err)
-	st.shot, err = chromedp.Run(tctx, chromedp.FullScreenshot(100))
-	fail("screenshot", err)
-	return st
-}
 
 // swatch is a w×h PNG: a gradient, so a broken or blank picture is easy to tell apart.
 func swatch(t *testing.T, w, h int, base color.RGBA) []byte {
@@ -131,8 +69,8 @@ func TestReportRendersInChromium(t *testing.T) {
 	if err := Write(path, d); err != nil {
 		t.Fatal(err)
 	}
-	st := openPage(t, "file://"+path)
-	title, total, loaded, shot := st.title, st.total, st.loaded, st.shot
+	st := testutil.OpenPage(t, "file://"+path)
+	title, total, loaded, shot := st.Title, st.Images, st.Loaded, st.Screenshot
 	if title != d.Title {
 		t.Errorf("page title %q, want %q", title, d.Title)
 	}
