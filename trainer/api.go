@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -143,12 +144,15 @@ var (
 		"acc":      func(r EpochRecord) float64 { return r.ValAcc }, // the script's val_acc > best_acc
 		"kappa":    func(r EpochRecord) float64 { return r.Kappa },
 		"macro_f1": func(r EpochRecord) float64 { return r.MacroF1 },
+		// the AUC of P(referable) on val: NaN (never best) with 2 classes or a val split
+		// without referable or without non-referable images
+		"referable_auc": func(r EpochRecord) float64 { return r.ReferableAUC },
 	}
 )
 
 // RegisterMetric adds a --best_metric choice under name (call it from an init function, before
-// Config.Validate and Run). A name already taken (acc, kappa and macro_f1 are built in), an
-// empty name or a nil f is an error.
+// Config.Validate and Run). A name already taken (acc, kappa, macro_f1 and referable_auc are
+// built in), an empty name or a nil f is an error.
 func RegisterMetric(name string, f MetricFunc) error {
 	if strings.TrimSpace(name) == "" {
 		return errors.New("trainer: RegisterMetric with an empty name")
@@ -176,15 +180,15 @@ func LookupMetric(name string) (MetricFunc, error) {
 	return f, nil
 }
 
-// MetricNames lists the --best_metric choices: the built-ins acc, kappa, macro_f1 first, then
-// registered ones, sorted.
+// MetricNames lists the --best_metric choices: the built-ins acc, kappa, macro_f1,
+// referable_auc first, then registered ones, sorted.
 func MetricNames() []string {
 	metricsMu.RLock()
 	defer metricsMu.RUnlock()
-	out := []string{"acc", "kappa", "macro_f1"}
+	out := []string{"acc", "kappa", "macro_f1", "referable_auc"}
 	var extra []string
 	for n := range metricReg {
-		if n != "acc" && n != "kappa" && n != "macro_f1" {
+		if !slices.Contains(out, n) {
 			extra = append(extra, n)
 		}
 	}

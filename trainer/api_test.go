@@ -81,15 +81,15 @@ func TestRegisterMetric(t *testing.T) {
 	}
 }
 
-// TestMetricValue: the built-ins read their fields, NaN (an undefined kappa) and unknown
-// names never win.
+// TestMetricValue: the built-ins read their fields, NaN (an undefined kappa or referable AUC)
+// and unknown names never win.
 func TestMetricValue(t *testing.T) {
-	r := EpochRecord{Epoch: 3, ValAcc: 0.5, Kappa: math.NaN(), MacroF1: 0.25}
+	r := EpochRecord{Epoch: 3, ValAcc: 0.5, Kappa: math.NaN(), MacroF1: 0.25, ReferableAUC: 0.875}
 	for _, tc := range []struct {
 		name string
 		want float64
 	}{
-		{"acc", 0.5}, {"macro_f1", 0.25}, {"kappa", math.Inf(-1)}, {"no_such_metric", math.Inf(-1)},
+		{"acc", 0.5}, {"macro_f1", 0.25}, {"kappa", math.Inf(-1)}, {"no_such_metric", math.Inf(-1)}, {"referable_auc", 0.875},
 	} {
 		if got := r.metric(tc.name); got != tc.want {
 			t.Errorf("metric(%s) = %v, want %v", tc.name, got, tc.want)

@@ -33,7 +33,8 @@ type Config struct {
 	ClassWeights   string  // --class_weights inverse | normalized | none
 	Sampler        string  // --sampler random | weighted
 	NumWorkers     int     // --num_workers (-1: the script's rule)
-	BestMetric     string  // --best_metric acc | kappa | macro_f1 (or RegisterMetric's)
+	BestMetric     string  // --best_metric acc | kappa | macro_f1 | referable_auc (or RegisterMetric's)
+	ReferableGrade int     // --referable_grade 2: referable_auc is the val AUC of P(grade ≥ it)
 	Loss           string  // --loss: a loss.Register name ("": cross_entropy, or focal with --use_focal_loss)
 	Resume         string  // --resume last.pth
 	Head           string  // --head slice | reset
@@ -71,7 +72,7 @@ func DefaultConfig() Config {
 		Tensorboard: true, DataPath: "data/DDR5", Model: "resnet", Device: "0",
 		Weights: "model_pth/resnet50-19c8e357.pth",
 		Output:  "DRresults/DDR5/Resnet_Adam_L2", FocalGamma: 2, FocalAlpha: "1",
-		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc",
+		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc", ReferableGrade: 2,
 		Head: "slice", CheckImages: true, Transforms: TransformsScript,
 		DistTimeout: 30 * time.Minute, BucketCapMB: 25,
 	}
@@ -109,7 +110,12 @@ func (c *Config) Validate() error {
 	}
 	oneOf("class_weights", c.ClassWeights, "inverse", "normalized", "none")
 	oneOf("sampler", c.Sampler, "random", "weighted")
-	oneOf("best_metric", c.BestMetric, MetricNames()...) // acc, kappa, macro_f1 and RegisterMetric's
+	oneOf("best_metric", c.BestMetric, MetricNames()...) // acc, kappa, macro_f1, referable_auc and RegisterMetric's
+	if c.NumClasses >= 2 {
+		if err := checkReferableGrade(c.ReferableGrade, c.NumClasses); err != nil {
+			add("%v", err)
+		}
+	}
 	oneOf("head", c.Head, "slice", "reset")
 	if c.Loss != "" {
 		oneOf("loss", c.Loss, loss.Names()...)

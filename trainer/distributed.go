@@ -3,6 +3,7 @@ package trainer
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/sugarme/gotch/ts"
 
@@ -145,11 +146,21 @@ func (d *distributed) gatherEval(ev *EvalResult) error {
 	if d == nil {
 		return nil
 	}
+	probs, err := d.gatherProbs(ev)
+	if err != nil {
+		return err
+	}
 	all, err := d.proc.GatherPredictions(ddp.Predictions{Index: ev.Index, Preds: ev.Preds, Labels: ev.Labels})
 	if err != nil {
 		return err
 	}
 	ev.Index, ev.Preds, ev.Labels, ev.Probs = all.Index, all.Preds, all.Labels, nil
+	if probs != nil {
+		ev.Probs = make([][]float32, len(ev.Index))
+		for i, idx := range ev.Index {
+			ev.Probs[i] = probs[idx]
+		}
+	}
 	correct := 0
 	for i, p := range ev.Preds {
 		if p == ev.Labels[i] {
@@ -160,6 +171,55 @@ func (d *distributed) gatherEval(ev *EvalResult) error {
 		ev.Acc = float64(correct) / float64(len(ev.Preds))
 	}
 	return nil
+}
+
+// gatherProbs gathers every rank's softmax rows by data set index, bit for bit (each float32
+// as its bits in an int64, after the index): nil when ev holds none. Every rank calls it, with
+// or without rows (a collective).
+func (d *distributed) gatherProbs(ev *EvalResult) (map[int][]float32, error) {
+	width := 0
+	if len(ev.Probs) > 0 {
+		width = len(ev.Probs[0])
+	}
+	flat := []int64{int64(width)}
+	for i, p := range ev.Probs {
+		flat = append(flat, int64(ev.Index[i]))
+		for _, v := range p {
+			flat = append(flat, int64(math.Float32bits(v)))
+		}
+	}
+	all, err := d.proc.GatherInt64s(flat)
+	if err != nil {
+		return nil, err
+	}
+	return mergeProbRows(all), nil
+}
+
+// mergeProbRows decodes gatherProbs' per-rank [width, (index, bits...)...] lists into rows by
+// index, the first occurrence winning (ranks in order); nil when no rank had any.
+func mergeProbRows(all [][]int64) map[int][]float32 {
+	out := map[int][]float32{}
+	for _, f := range all {
+		if len(f) == 0 {
+			continue
+		}
+		w := int(f[0])
+		for j := 1; w > 0 && j+w < len(f); j += w + 1 {
+			idx := int(f[j])
+			if _, seen := out[idx]; seen { // padding repeats a sample: count it once
+				continue
+			}
+			row := make([]float32, w)
+			for k := range row {
+				row[k] = math.Float32frombits(uint32(f[j+1+k]))
+			}
+			out[idx] = row
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // close leaves the world.

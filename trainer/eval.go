@@ -104,6 +104,15 @@ type EvalConfig struct {
 	SkipBad    bool   // --skip_bad_images
 	Quiet      bool   // no progress bar
 	Device     string // --device: cpu, 0, cuda:0 ("": the CPU)
+
+	// DR screening (metrics.Screen): the referable view is grade ≥ ReferableGrade (0: 2);
+	// Bootstrap stratified resamples (0: no intervals) drawn from Seed; Thresholds, a
+	// thresholds.json written by an earlier eval, whose operating points are applied
+	// unchanged instead of chosen on this split.
+	ReferableGrade int    // --referable_grade
+	Bootstrap      int    // --bootstrap
+	Seed           uint64 // --seed
+	Thresholds     string // --thresholds
 	// Temperature > 0 divides the logits before the softmax (--temperature, a calibration
 	// file: trainer/calibrate); predictions are unchanged without TTA. 0: none.
 	Temperature float64
@@ -118,6 +127,13 @@ type EvalOutput struct {
 	Load    *models.LoadReport
 	Result  EvalResult // predictions, labels and softmax, in loader order; Index maps to Dataset
 	Report  metrics.Report
+	// Screening holds the referable and any-DR views: AUC, AP, intervals, operating points,
+	// and for plots their curves, bootstrap bands and samples. Calibration holds the ECE with
+	// its bins and the Brier score.
+	Screening   metrics.Screening
+	Calibration metrics.Calibration
+	// Applied is the --thresholds file whose operating points were applied (nil: chosen here).
+	Applied *ThresholdsFile
 }
 
 // EvalCheckpoint scores a checkpoint on a split with the script's val transforms and
@@ -133,17 +149,24 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	if err != nil {
 		return nil, err
 	}
+	applied, err := checkScreening(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	ds, err := dataset.Load(cfg.DataPath, cfg.Split, cfg.NumClasses)
 	if err != nil {
 		return nil, inputErr(err)
 	}
 	fmt.Fprintln(out, ds.FoundMessage())
-	o := &EvalOutput{Config: cfg, Arch: mcfg.Arch, Dataset: ds}
+	o := &EvalOutput{Config: cfg, Arch: mcfg.Arch, Dataset: ds, Applied: applied}
 	o.Result, o.Load, err = sc.score(mcfg, ds, out, out, func(n int) *Progress { return NewProgress(out, n, cfg.Quiet) }, stop)
 	if err != nil {
 		return nil, err
 	}
 	if o.Report, err = metrics.Evaluate(o.Result.Labels, o.Result.Preds, cfg.NumClasses); err != nil {
+		return nil, err
+	}
+	if err := o.screen(); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -177,8 +200,9 @@ func ClassNames(n int) []string {
 }
 
 // WriteEvalFiles writes an evaluation's files into dir (created if needed), each atomically:
-// metrics.json (the report), per_class.csv, predictions.csv (image, label, prediction and
-// each class's probability, in data set order) and confusion_matrix.png.
+// metrics.json (the report, "screening" and "calibration"), per_class.csv, predictions.csv
+// (image, label, prediction, each class's probability and each screening view's, in data set
+// order), thresholds.json (the operating points, for --thresholds) and confusion_matrix.png.
 func WriteEvalFiles(dir string, o *EvalOutput) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output folder %s: %w", dir, err)
@@ -194,8 +218,10 @@ func WriteEvalFiles(dir string, o *EvalOutput) error {
 		Skipped int            `json:"skipped_images"`
 		Temp    float64        `json:"temperature,omitempty"` // applied to the probabilities of predictions.csv
 		Report  metrics.Report `json:"metrics"`
+		Screen  any            `json:"screening"`
+		Calib   any            `json:"calibration"`
 	}{o.Config.Model, o.Arch, o.Config.Weights, o.Config.DataPath, o.Config.Split, o.Config.TTA,
-		len(o.Result.Skipped), o.Config.Temperature, o.Report}, "", "  ")
+		len(o.Result.Skipped), o.Config.Temperature, o.Report, o.Screening, o.Calibration}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -210,6 +236,13 @@ func WriteEvalFiles(dir string, o *EvalOutput) error {
 		return err
 	}
 	if err := writeAtomic(filepath.Join(dir, "predictions.csv"), pred); err != nil {
+		return err
+	}
+	th, err := json.MarshalIndent(o.Thresholds(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "thresholds.json"), append(th, '\n')); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("%s on %s/%s — accuracy %.3f, kappa %s", o.Config.Model, filepath.Base(filepath.Clean(o.Config.DataPath)),
@@ -236,7 +269,8 @@ func PerClassCSV(r metrics.Report, names []string) []byte {
 }
 
 // PredictionsCSV lists every scored image in data set order: image, label, prediction,
-// their grade names, and prob_0..prob_{C-1} (softmax, averaged over TTA views).
+// their grade names, prob_0..prob_{C-1} (softmax, averaged over TTA views), then
+// p_referable and p_any_dr, the probabilities of the screening views that exist.
 func PredictionsCSV(o *EvalOutput, names []string) ([]byte, error) {
 	res := o.Result
 	if len(res.Probs) != len(res.Preds) || len(res.Index) != len(res.Preds) {
@@ -253,12 +287,20 @@ func PredictionsCSV(o *EvalOutput, names []string) ([]byte, error) {
 	for c := range names {
 		head = append(head, "prob_"+strconv.Itoa(c))
 	}
+	ungradable := UngradableClass(len(names))
+	views, grades := metrics.ViewGrades(len(names), ungradable, o.Screening.ReferableGrade)
+	for _, v := range views {
+		head = append(head, "p_"+v)
+	}
 	_ = w.Write(head)
 	for _, i := range order {
 		row := []string{o.Dataset.Names[res.Index[i]], strconv.Itoa(res.Labels[i]), strconv.Itoa(res.Preds[i]),
 			names[res.Labels[i]], names[res.Preds[i]]}
 		for _, p := range res.Probs[i] {
 			row = append(row, strconv.FormatFloat(float64(p), 'g', 8, 32))
+		}
+		for _, g := range grades {
+			row = append(row, strconv.FormatFloat(metrics.PositiveScore(res.Probs[i], g, ungradable), 'g', 8, 64))
 		}
 		_ = w.Write(row)
 	}
@@ -291,6 +333,13 @@ type PredictConfig struct {
 	TTA        string // "" or "hflip"
 	Quiet      bool
 	Device     string // cpu, 0, cuda:0 ("": the CPU)
+
+	// ReferableGrade: P(referable) = P(grade ≥ it) (0: 2). Thresholds, a thresholds.json of
+	// `drgrade eval`, and OperatingPoint, one of its points ("": DefaultOperatingPoint), make
+	// each image's refer yes/no: P(referable) ≥ that point's threshold.
+	ReferableGrade int
+	Thresholds     string
+	OperatingPoint string
 	// Temperature > 0: the probabilities are softmax(logits/T) (EvalConfig.Temperature). 0: none.
 	Temperature float64
 }
@@ -301,6 +350,12 @@ type Prediction struct {
 	Grade int       `json:"grade"`
 	Name  string    `json:"grade_name"`
 	Probs []float32 `json:"probabilities"`
+	// PReferable and PAnyDR are P(grade ≥ the referable grade) and P(grade ≥ 1), DDR's
+	// Ungradable not counted (nil where the classes have no such grade); Refer is
+	// PReferable ≥ the --thresholds operating point's threshold (nil without --thresholds).
+	PReferable *float64 `json:"p_referable,omitempty"`
+	PAnyDR     *float64 `json:"p_any_dr,omitempty"`
+	Refer      *bool    `json:"refer,omitempty"`
 }
 
 // PredictFiles grades images with a checkpoint through the val transforms. Files that cannot
@@ -313,6 +368,10 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
 		threads: cfg.Threads, skipBad: true, temperature: cfg.Temperature}
 	mcfg, err := sc.check("grade with")
+	if err != nil {
+		return nil, nil, err
+	}
+	referral, err := LoadReferral(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -337,7 +396,9 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	}
 	sortByIndex(order, res.Index)
 	for _, i := range order {
-		preds = append(preds, Prediction{Path: paths[res.Index[i]], Grade: res.Preds[i], Name: dataset.GradeName(res.Preds[i]), Probs: res.Probs[i]})
+		p := Prediction{Path: paths[res.Index[i]], Grade: res.Preds[i], Name: dataset.GradeName(res.Preds[i]), Probs: res.Probs[i]}
+		referral.grade(&p, cfg)
+		preds = append(preds, p)
 	}
 	return preds, res.Skipped, nil
 }

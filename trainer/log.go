@@ -35,27 +35,57 @@ type EpochRecord struct {
 	BalancedAcc float64 `json:"balanced_accuracy"`
 	Seconds     float64 `json:"seconds"`
 	Skipped     int     `json:"skipped_images"`
+	// ReferableAUC is the val ROC AUC of P(referable) = P(grade ≥ --referable_grade), DDR's
+	// Ungradable left out (ReferableAUC): NaN, null in JSON, where undefined.
+	ReferableAUC float64 `json:"referable_auc"`
 }
 
 // metric is the value --best_metric compares (kappa: NaN counts as -inf, never best); the
 // names are those of the metric registry (RegisterMetric).
 func (r EpochRecord) metric(name string) float64 { return metricValue(r, name) }
 
-// MarshalJSON writes NaN (an undefined kappa) as null.
+// MarshalJSON writes NaN (an undefined kappa or referable AUC) as null.
 func (r EpochRecord) MarshalJSON() ([]byte, error) {
 	type plain EpochRecord
 	p := plain(r)
-	var kappa *float64
-	if !math.IsNaN(r.Kappa) {
-		kappa = &p.Kappa
+	orNull := func(x *float64) *float64 {
+		if math.IsNaN(*x) {
+			return nil
+		}
+		return x
 	}
 	return json.Marshal(struct {
 		plain
-		Kappa *float64 `json:"kappa"`
-	}{p, kappa})
+		Kappa        *float64 `json:"kappa"`
+		ReferableAUC *float64 `json:"referable_auc"`
+	}{p, orNull(&p.Kappa), orNull(&p.ReferableAUC)})
 }
 
-// writeScalars logs the script's TensorBoard tags plus kappa and macro_f1, step = epoch.
+// UnmarshalJSON reads a record written by MarshalJSON: null (or, for referable_auc, a
+// metrics.json written before it existed) is NaN.
+func (r *EpochRecord) UnmarshalJSON(b []byte) error {
+	type plain EpochRecord
+	var j struct {
+		plain
+		Kappa        *float64 `json:"kappa"`
+		ReferableAUC *float64 `json:"referable_auc"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = EpochRecord(j.plain)
+	r.Kappa, r.ReferableAUC = math.NaN(), math.NaN()
+	if j.Kappa != nil {
+		r.Kappa = *j.Kappa
+	}
+	if j.ReferableAUC != nil {
+		r.ReferableAUC = *j.ReferableAUC
+	}
+	return nil
+}
+
+// writeScalars logs the script's TensorBoard tags plus kappa, macro_f1 and referable_auc,
+// step = epoch.
 func writeScalars(w *tblog.Writer, r EpochRecord, epoch int) error {
 	for _, s := range []struct {
 		tag string
@@ -63,7 +93,7 @@ func writeScalars(w *tblog.Writer, r EpochRecord, epoch int) error {
 	}{
 		{"train_loss", r.TrainLoss}, {"train_acc", r.TrainAcc}, {"val_accuracy", r.ValAcc},
 		{"learning_rate", r.LR}, {"precision", r.Precision}, {"recall", r.Recall}, {"f1_score", r.F1},
-		{"kappa", r.Kappa}, {"macro_f1", r.MacroF1},
+		{"kappa", r.Kappa}, {"macro_f1", r.MacroF1}, {"referable_auc", r.ReferableAUC},
 	} {
 		if err := w.AddScalar(s.tag, s.v, int64(epoch)); err != nil {
 			return err
@@ -130,7 +160,7 @@ func (l *runLog) truncateLog(startEpoch int) error {
 
 func (l *runLog) epoch(r EpochRecord, rep metrics.Report, tr EpochResult, ev EvalResult) error {
 	lines := metrics.EpochLines(r.Epoch-1, r.TrainLoss, r.TrainAcc, r.ValAcc, rep.Weighted)
-	extra := fmt.Sprintf("Kappa: %s, Macro-F1: %s, Balanced Acc: %s\n", pyOrNaN(r.Kappa), metrics.PyFixed3(r.MacroF1), metrics.PyFixed3(r.BalancedAcc))
+	extra := ExtraEpochLine(r.Kappa, r.MacroF1, r.BalancedAcc, r.ReferableAUC)
 	fmt.Fprint(l.out, lines+extra)
 	printTables(l.out, rep)
 	if n := len(tr.Skipped) + len(ev.Skipped); n > 0 {
@@ -154,7 +184,16 @@ func (l *runLog) epoch(r EpochRecord, rep metrics.Report, tr EpochResult, ev Eva
 	return l.writeMetrics()
 }
 
-func pyOrNaN(x float64) string { return metrics.PyFixed3(x) }
+// ExtraEpochLine is the third line drgrade adds to each epoch of DDR.txt, after the script's
+// two (metrics.EpochLines), ending in "\n":
+//
+//	Kappa: %.3f, Macro-F1: %.3f, Balanced Acc: %.3f, Referable AUC: %.3f
+//
+// with Python's spelling of an undefined value, "nan".
+func ExtraEpochLine(kappa, macroF1, balancedAcc, referableAUC float64) string {
+	return fmt.Sprintf("Kappa: %s, Macro-F1: %s, Balanced Acc: %s, Referable AUC: %s\n", metrics.PyFixed3(kappa),
+		metrics.PyFixed3(macroF1), metrics.PyFixed3(balancedAcc), metrics.PyFixed3(referableAUC))
+}
 
 func (l *runLog) writeMetrics() error {
 	js, err := json.MarshalIndent(l.history, "", " ")
@@ -167,11 +206,11 @@ func (l *runLog) writeMetrics() error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"epoch", "train_loss", "train_acc", "val_accuracy", "learning_rate", "precision", "recall",
-		"f1_score", "kappa", "macro_f1", "balanced_accuracy", "seconds", "skipped_images"})
+		"f1_score", "kappa", "macro_f1", "balanced_accuracy", "seconds", "skipped_images", "referable_auc"})
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	for _, r := range l.history {
 		_ = w.Write([]string{strconv.Itoa(r.Epoch), f(r.TrainLoss), f(r.TrainAcc), f(r.ValAcc), f(r.LR), f(r.Precision),
-			f(r.Recall), f(r.F1), f(r.Kappa), f(r.MacroF1), f(r.BalancedAcc), f(r.Seconds), strconv.Itoa(r.Skipped)})
+			f(r.Recall), f(r.F1), f(r.Kappa), f(r.MacroF1), f(r.BalancedAcc), f(r.Seconds), strconv.Itoa(r.Skipped), f(r.ReferableAUC)})
 	}
 	w.Flush()
 	return writeAtomic(filepath.Join(l.dir, "metrics.csv"), buf.Bytes())

@@ -413,7 +413,8 @@ func (s *session) epoch(epoch int, res *Result) (done bool, err error) {
 	rec := EpochRecord{Epoch: epoch + 1, TrainLoss: tr.MeanLoss, TrainAcc: tr.Acc, ValAcc: ev.Acc, LR: lr,
 		Precision: report.Weighted.Precision, Recall: report.Weighted.Recall, F1: report.Weighted.F1,
 		Kappa: report.QWK, MacroF1: report.MacroAllLabels.F1, BalancedAcc: report.BalancedAccuracy,
-		Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped)}
+		Seconds: time.Since(epochStart).Seconds(), Skipped: len(tr.Skipped) + len(ev.Skipped),
+		ReferableAUC: ReferableAUC(ev, args.NumClasses, args.ReferableGrade)}
 	// print('[epoch %d] ...'), DDR.txt, metrics.json/csv and the plots
 	if err := s.onMain(func() error { return s.logs.epoch(rec, report, tr, ev) }); err != nil {
 		return true, err
@@ -470,14 +471,14 @@ func (s *session) trainOneEpoch(epoch int) (tr EpochResult, lr float64, err erro
 
 // evaluate is val_acc = evaluate(model, val_loader, device) and drgrade's metrics of the
 // whole split: every rank scores its shard with rank 0's buffers (DDP's _sync_buffers) and
-// the predictions are gathered.
+// the predictions are gathered, with the softmax the referable-DR AUC needs.
 func (s *session) evaluate(epoch int) (EvalResult, metrics.Report, error) {
 	if s.dist != nil {
 		if err := s.dist.ddp.SyncBuffers(); err != nil {
 			return EvalResult{}, metrics.Report{}, err
 		}
 	}
-	ev, err := EvaluateWith(s.model, s.valLoader, EvalOptions{Progress: NewProgress(s.out, s.valLoader.Len(), s.args.Quiet),
+	ev, err := EvaluateWith(s.model, s.valLoader, EvalOptions{Probs: true, Progress: NewProgress(s.out, s.valLoader.Len(), s.args.Quiet),
 		Stop: s.stop, Device: s.device})
 	if err != nil {
 		return ev, metrics.Report{}, s.epochFailed(epoch, err)

@@ -112,7 +112,8 @@ func TestSeedReproducible(t *testing.T) {
 	if n := strings.Count(string(d1), "\n"); n != 9 {
 		t.Errorf("DDR.txt has %d lines, want 3 per epoch:\n%s", n, d1)
 	}
-	if !strings.HasPrefix(string(d1), "[epoch 1] train_loss: ") || !strings.Contains(string(d1), "\nPrecision: ") {
+	if !strings.HasPrefix(string(d1), "[epoch 1] train_loss: ") || !strings.Contains(string(d1), "\nPrecision: ") ||
+		!strings.Contains(string(d1), ", Referable AUC: ") {
 		t.Errorf("DDR.txt is not in the script's format:\n%s", d1)
 	}
 	sameTensors(t, modelBytes(t, filepath.Join(w1, "last.pth")), modelBytes(t, filepath.Join(w2, "last.pth")))
@@ -136,7 +137,7 @@ func TestSeedReproducible(t *testing.T) {
 			tags[v.Tag]++
 		}
 	}
-	for _, tag := range []string{"train_loss", "train_acc", "val_accuracy", "learning_rate", "precision", "recall", "f1_score", "kappa", "macro_f1"} {
+	for _, tag := range []string{"train_loss", "train_acc", "val_accuracy", "learning_rate", "precision", "recall", "f1_score", "kappa", "macro_f1", "referable_auc"} {
 		if tags[tag] != 3 {
 			t.Errorf("TensorBoard tag %s logged %d times, want once per epoch", tag, tags[tag])
 		}

@@ -31,7 +31,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
 	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
-	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv and confusion_matrix.png here")
+	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv, thresholds.json and confusion_matrix.png here")
+	fs.IntVar(&cfg.ReferableGrade, "referable_grade", 2, "screening: grade ≥ this is referable DR (2: moderate or worse); P(referable) sums those grades' probabilities")
+	fs.IntVar(&cfg.Bootstrap, "bootstrap", 1000, "stratified bootstrap resamples for the 95% intervals of ROC AUC and AP (0: none)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the bootstrap resamples")
+	fs.StringVar(&cfg.Thresholds, "thresholds", "", "apply the operating points of this thresholds.json (written by an earlier eval --out, e.g. on val) unchanged instead of choosing them on this split")
 	temperature := fs.String("temperature", "", temperatureHelp)
 	calib := fs.Bool("calibrate", false, "after the report, fit a temperature on this split's logits and store it beside --weights (as drgrade calibrate)")
 	if err := parse(fs, args, stdout); err != nil {
@@ -39,6 +43,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.ReferableGrade < 1 {
+		return usagef("--referable_grade must be at least 1 (grade ≥ it is referable), got %d", cfg.ReferableGrade)
 	}
 	log := stdout
 	if *asJSON {
@@ -75,7 +82,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if err := trainer.WriteEvalFiles(*outDir, o); err != nil {
 			return usageError{err}
 		}
-		fmt.Fprintf(log, "wrote metrics.json, per_class.csv, predictions.csv and confusion_matrix.png to %s\n", *outDir)
+		fmt.Fprintf(log, "wrote metrics.json, per_class.csv, predictions.csv, thresholds.json and confusion_matrix.png to %s\n", *outDir)
 	}
 	if *asJSON {
 		type pred struct {
@@ -96,10 +103,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			Skipped     int    `json:"skipped_images"`
 			Metrics     any    `json:"metrics"`
 			Predictions []pred `json:"predictions"`
+			// metrics.json's "screening" and "calibration" (named apart here: "calibration"
+			// is --calibrate's temperature)
+			Screening   any `json:"screening"`
+			CalibMetric any `json:"calibration_metrics"`
 
 			Temp        float64         `json:"temperature,omitempty"` // applied to the probabilities
 			Calibration *calibrate.File `json:"calibration,omitempty"` // --calibrate
-		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds, cfg.Temperature, cal}, "", "  ")
+		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds, o.Screening, o.Calibration, cfg.Temperature, cal}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -108,6 +119,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s (%s) on %s/%s: %d images\n", cfg.Model, o.Arch, cfg.DataPath, cfg.Split, o.Report.Samples)
 	trainer.PrintReport(stdout, o.Report)
+	trainer.PrintScreening(stdout, o.Screening, o.Calibration)
 	if cal != nil {
 		trainer.PrintCalibration(stdout, cal)
 	}

@@ -79,7 +79,8 @@ func TestEvalAndPredict(t *testing.T) {
 	}
 	checkPNG(t, filepath.Join(evalOut, "confusion_matrix.png"))
 	rows := readCSV(t, filepath.Join(evalOut, "predictions.csv"))
-	if len(rows) != len(js.Predictions)+1 || strings.Join(rows[0][:3], ",") != "image,label,prediction" || len(rows[0]) != 10 {
+	if len(rows) != len(js.Predictions)+1 || strings.Join(rows[0][:3], ",") != "image,label,prediction" || len(rows[0]) != 12 ||
+		strings.Join(rows[0][10:], ",") != "p_referable,p_any_dr" {
 		t.Errorf("predictions.csv: %d rows, header %v", len(rows), rows[0])
 	}
 	if pc := readCSV(t, filepath.Join(evalOut, "per_class.csv")); len(pc) != 1+5+2 || pc[1][1] != "No DR" {

@@ -35,6 +35,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	fset.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fset.Bool("json", false, "print JSON instead of a table")
+	fset.IntVar(&cfg.ReferableGrade, "referable_grade", 2, "P(referable) = P(grade ≥ this) (2: moderate or worse)")
+	fset.StringVar(&cfg.Thresholds, "thresholds", "", "a thresholds.json of drgrade eval --out (e.g. on val): adds refer yes/no, P(referable) ≥ the --operating_point's threshold")
+	fset.StringVar(&cfg.OperatingPoint, "operating_point", "", "which point of --thresholds refers: youden, sens_0.85, sens_0.90 (default) or sens_0.95")
 	temperature := fset.String("temperature", "", temperatureHelp)
 	// Flags may come before, between or after the images (Go's flag package stops at the
 	// first non-flag argument: parse again after each one).
@@ -63,6 +66,13 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if cfg.Temperature, err = resolveTemperature(stderr, *temperature, cfg.Weights, cfg.NumClasses); err != nil {
 		return err
 	}
+	if cfg.ReferableGrade < 1 {
+		return usagef("--referable_grade must be at least 1 (grade ≥ it is referable), got %d", cfg.ReferableGrade)
+	}
+	referral, err := trainer.LoadReferral(cfg) // a bad --thresholds file fails before the model loads
+	if err != nil {
+		return usageError{err}
+	}
 	preds, skipped, err := trainer.PredictFiles(cfg, paths, stderr)
 	if err != nil {
 		if trainer.IsInputError(err) {
@@ -88,7 +98,8 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			Classes     []string             `json:"classes"`
 			Predictions []trainer.Prediction `json:"predictions"`
 			Unreadable  []bad                `json:"unreadable,omitempty"`
-		}{cfg.Model, cfg.Weights, cfg.TTA, cfg.Temperature, names, preds, bads}, "", "  ")
+			Referral    *trainer.Referral    `json:"referral,omitempty"` // --thresholds: how refer is decided
+		}{cfg.Model, cfg.Weights, cfg.TTA, cfg.Temperature, names, preds, bads, referral}, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -99,15 +110,21 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		for _, n := range names {
 			head = append(head, n) // softmax probability of each grade
 		}
+		head = append(head, screeningColumns(preds[0], referral)...)
 		t.Header(head...)
 		for _, p := range preds {
 			row := []any{p.Path, strconv.Itoa(p.Grade), p.Name}
 			for _, v := range p.Probs {
 				row = append(row, fmt.Sprintf("%.4f", v))
 			}
+			row = append(row, screeningCells(p)...)
 			_ = t.Append(row...)
 		}
 		_ = t.Render()
+		if referral != nil {
+			fmt.Fprintf(stdout, "refer: P(referable) ≥ %.4f, the %s point chosen on %s (%s)\n",
+				referral.Point.Threshold, referral.Point.Name, referral.ChosenOn, referral.File)
+		}
 	}
 	if len(skipped) > 0 {
 		for _, s := range skipped {
@@ -163,4 +180,33 @@ func extList() string {
 	}
 	sort.Strings(e)
 	return strings.Join(e, " ")
+}
+
+// screeningColumns are the table's screening headers: P(referable), P(any DR) where the
+// classes have those grades, and refer with --thresholds.
+func screeningColumns(p trainer.Prediction, r *trainer.Referral) []any {
+	var h []any
+	if p.PReferable != nil {
+		h = append(h, "p referable")
+	}
+	if p.PAnyDR != nil {
+		h = append(h, "p any DR")
+	}
+	if r != nil {
+		h = append(h, "refer")
+	}
+	return h
+}
+
+func screeningCells(p trainer.Prediction) []any {
+	var c []any
+	for _, v := range []*float64{p.PReferable, p.PAnyDR} {
+		if v != nil {
+			c = append(c, fmt.Sprintf("%.4f", *v))
+		}
+	}
+	if p.Refer != nil {
+		c = append(c, map[bool]string{true: "yes", false: "no"}[*p.Refer])
+	}
+	return c
 }

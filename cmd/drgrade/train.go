@@ -64,6 +64,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Sampler, "sampler", cfg.Sampler, "random, or weighted (class-balanced sampling with replacement)")
 	fs.IntVar(&cfg.NumWorkers, "num_workers", cfg.NumWorkers, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
 	fs.StringVar(&cfg.BestMetric, "best_metric", cfg.BestMetric, "which validation metric picks DDR.pth: "+strings.Join(trainer.MetricNames(), ", ")+" (acc: the script's)")
+	fs.IntVar(&cfg.ReferableGrade, "referable_grade", cfg.ReferableGrade, "referable_auc (logged each epoch, a --best_metric) is the val ROC AUC of P(grade ≥ this)")
 	fs.StringVar(&cfg.Loss, "loss", cfg.Loss, "criterion by name: "+strings.Join(loss.Names(), ", ")+` ("": cross_entropy, or focal with --use_focal_loss)`)
 	fs.StringVar(&cfg.Resume, "resume", cfg.Resume, "continue from a last.pth")
 	fs.StringVar(&cfg.Head, "head", cfg.Head, "a classifier bigger than num_classes in --weights: slice (the script's) or reset")

@@ -313,7 +313,8 @@ func trainMain(args *options, out io.Writer) error {
 			return err
 		}
 		// val_acc, val_preds, val_labels = evaluate(model=model, data_loader=val_loader, device=device, return_preds=True)
-		ev, err := trainer.EvaluateWith(model, valLoader, trainer.EvalOptions{Device: device,
+		// (with the softmax, for drgrade's referable-DR AUC)
+		ev, err := trainer.EvaluateWith(model, valLoader, trainer.EvalOptions{Device: device, Probs: true,
 			Progress: trainer.NewProgress(out, valLoader.Len(), args.Quiet)})
 		if err != nil {
 			return err
@@ -348,11 +349,12 @@ func trainMain(args *options, out io.Writer) error {
 		}
 		macroF1 := perClass.Macro().F1
 		balancedAcc, _ := cm.BalancedAccuracy()
+		// and the ROC AUC of P(referable) = P(grade ≥ 2), what DR screening is judged on
+		referableAUC := trainer.ReferableAUC(ev, args.NumClasses, metrics.DefaultReferableGrade)
 
 		// print(f"Precision: {precision:.3f}, Recall: {recall:.3f}, F1 Score: {f1:.3f}")
 		fmt.Fprintf(out, "Precision: %.3f, Recall: %.3f, F1 Score: %.3f\n", precision, recall, f1)
-		extra := fmt.Sprintf("Kappa: %s, Macro-F1: %s, Balanced Acc: %s\n", // PyFixed3: NaN as Python's "nan"
-			metrics.PyFixed3(kappa), metrics.PyFixed3(macroF1), metrics.PyFixed3(balancedAcc))
+		extra := trainer.ExtraEpochLine(kappa, macroF1, balancedAcc, referableAUC) // NaN as Python's "nan"
 		fmt.Fprint(out, extra)
 
 		// with open(os.path.join(save_path, "DDR.txt"), 'a') as f: f.writelines(...)
@@ -369,7 +371,7 @@ func trainMain(args *options, out io.Writer) error {
 			return err
 		}
 
-		// if opt.tensorboard: tb_writer.add_scalar(tags[i], value, epoch) for the script's seven tags (+ two)
+		// if opt.tensorboard: tb_writer.add_scalar(tags[i], value, epoch) for the script's seven tags (+ three)
 		if tbWriter != nil {
 			for _, s := range []struct {
 				tag   string
@@ -377,7 +379,7 @@ func trainMain(args *options, out io.Writer) error {
 			}{
 				{"train_loss", meanLoss}, {"train_acc", trainAcc}, {"val_accuracy", valAcc},
 				{"learning_rate", lr}, {"precision", precision}, {"recall", recall}, {"f1_score", f1},
-				{"kappa", kappa}, {"macro_f1", macroF1},
+				{"kappa", kappa}, {"macro_f1", macroF1}, {"referable_auc", referableAUC},
 			} {
 				if err := tbWriter.AddScalar(s.tag, s.value, int64(epoch)); err != nil {
 					return err

@@ -146,7 +146,7 @@ func TestSameAsDrgradeTrain(t *testing.T) {
 
 			sa := scalars(t, res.LogPath)
 			sb := scalars(t, filepath.Join(outEx, "tensorboard", "shufflenet_small", "run1"))
-			if len(sa) != 9*tc.epochs || strings.Join(sa, "\n") != strings.Join(sb, "\n") {
+			if len(sa) != 10*tc.epochs || strings.Join(sa, "\n") != strings.Join(sb, "\n") {
 				t.Errorf("TensorBoard scalars differ:\ndrgrade train: %v\nexample:       %v", sa, sb)
 			}
 		})
