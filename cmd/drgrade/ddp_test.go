@@ -71,6 +71,14 @@ func TestTrainDataParallel(t *testing.T) {
 		if n := strings.Count(string(log), "train_loss"); n != epochs {
 			t.Errorf("DDR.txt has %d epoch lines, want %d (rank 0 alone writes it)", n, epochs)
 		}
+		// referable_auc needs every rank's softmax, gathered (val holds both classes)
+		var hist []struct {
+			ReferableAUC *float64 `json:"referable_auc"`
+		}
+		readJSON(t, filepath.Join(w, "metrics.json"), &hist)
+		if len(hist) != epochs || hist[epochs-1].ReferableAUC == nil {
+			t.Errorf("metrics.json: %d epochs, the last referable_auc null: the ranks' probabilities were not gathered", len(hist))
+		}
 		runs, _ := filepath.Glob(filepath.Join(out, "tensorboard", "shufflenet_small", "run*"))
 		if len(runs) != 1 {
 			t.Errorf("TensorBoard runs %v, want one", runs)
