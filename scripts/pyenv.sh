@@ -13,5 +13,5 @@ fi
 echo "pyenv: installing the PyTorch reference venv in $venv (several GB on first run)" >&2
 "${PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-"$venv/bin/python" -c 'import torch, torchvision, timm, sklearn, PIL, tensorboard; print("pyenv: torch", torch.__version__, "torchvision", torchvision.__version__)' >&2
+"$venv/bin/python" -c 'import torch, torchvision, timm, sklearn, PIL, tensorboard, cv2, pytorch_grad_cam; print("pyenv: torch", torch.__version__, "torchvision", torchvision.__version__)' >&2
 echo "$want" > "$venv/.drgrade-req"

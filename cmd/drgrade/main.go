@@ -42,6 +42,7 @@ var commands = []command{
 	{"train", "train a model on a label-file data set (the researcher's train.py)", runTrain},
 	{"eval", "score a checkpoint on a split: metrics, confusion matrix, predictions", runEval},
 	{"predict", "grade new photographs with a checkpoint", runPredict},
+	{"explain", "Grad-CAM heatmaps of a checkpoint's grades on photographs (.npy and overlay PNG)", runExplain},
 	{"calibrate", "fit a checkpoint's temperature on val logits (probabilities, not grades); eval and predict use it", runCalibrate},
 	{"summary", "print the data set's class table (Train / Val / Total)", runSummary},
 	{"synth", "write a synthetic fundus data set in the DDR layout", runSynth},
