@@ -69,7 +69,8 @@ demo: build
 		--epochs 10 --batch_size 32 --img_size 128 --lr 0.002 --best_metric kappa \
 		--threads 1 --num_workers 1 --output $(DEMO_OUT)
 	bin/drgrade eval --data_path $(DATA) --num_classes 5 --model shufflenet_small --img_size 128 \
-		--weights $(DEMO_OUT)/weights/shufflenet_small/DDR.pth --threads 1 --num_workers 1 --out $(DEMO_OUT)/eval
+		--weights $(DEMO_OUT)/weights/shufflenet_small/DDR.pth --threads 1 --num_workers 1 --out $(DEMO_OUT)/eval \
+		--report $(DEMO_OUT)/eval/report.html
 
 # drgrade vs the researcher's PyTorch script, every item of the benchmark issue in one
 # interleaved run, one table (bench/README.md); QUICK by default, FULL=1 for the long one.

@@ -202,7 +202,8 @@ func ClassNames(n int) []string {
 // WriteEvalFiles writes an evaluation's files into dir (created if needed), each atomically:
 // metrics.json (the report, "screening" and "calibration"), per_class.csv, predictions.csv
 // (image, label, prediction, each class's probability and each screening view's, in data set
-// order), thresholds.json (the operating points, for --thresholds) and confusion_matrix.png.
+// order), thresholds.json (the operating points, for --thresholds), confusion_matrix.png and the
+// screening figures (WriteScreeningFigures: roc.png, pr.png, calibration.png).
 func WriteEvalFiles(dir string, o *EvalOutput) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output folder %s: %w", dir, err)
@@ -247,7 +248,10 @@ func WriteEvalFiles(dir string, o *EvalOutput) error {
 	}
 	title := fmt.Sprintf("%s on %s/%s — accuracy %.3f, kappa %s", o.Config.Model, filepath.Base(filepath.Clean(o.Config.DataPath)),
 		o.Config.Split, o.Report.Accuracy, fmtNaN(o.Report.QWK))
-	return plot.ConfusionMatrix(filepath.Join(dir, "confusion_matrix.png"), title, o.Report.ConfusionMatrix, names)
+	if err := plot.ConfusionMatrix(filepath.Join(dir, "confusion_matrix.png"), title, o.Report.ConfusionMatrix, names); err != nil {
+		return err
+	}
+	return WriteScreeningFigures(dir, o)
 }
 
 // PerClassCSV is the per-class table as CSV: grade, name, precision, recall, f1, support.

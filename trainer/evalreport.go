@@ -1,15 +1,23 @@
 package trainer
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 
 	"github.com/drgrade/drgrade/trainer/metrics"
 	"github.com/drgrade/drgrade/trainer/plot"
 	"github.com/drgrade/drgrade/trainer/report"
+	"github.com/drgrade/drgrade/vision/explain"
+	"github.com/drgrade/drgrade/vision/imageio"
 )
 
 // The screening figures of an evaluation, beside confusion_matrix.png.
@@ -174,7 +182,8 @@ func WriteEvalReport(path, dir string, o *EvalOutput, gallery []report.Tile, gal
 	if c.Samples > 0 {
 		sec := report.Section{ID: "calibration", Title: "Calibration",
 			Intro: "Whether the model's confidence can be taken at its word: in each bin of confidence, the fraction graded right. " +
-				"Bars below the diagonal are over-confidence. ECE is the count-weighted mean gap; the Brier score the mean squared error of the probabilities."}
+				"The red tick is the bin's mean confidence: above its bar the model was over-confident there, below it under-confident. " +
+				"ECE is the count-weighted mean gap; the Brier score the mean squared error of the probabilities."}
 		if b, err := png(CalibrationFile); err == nil {
 			sec.Figures = append(sec.Figures, report.Figure{Caption: "Reliability diagram (top-label confidence)", Alt: "reliability diagram", PNG: b})
 		}
@@ -206,4 +215,83 @@ func pointsSource(s metrics.Screening) string {
 		return "this (" + s.PointsChosenOn + ") split"
 	}
 	return "this split"
+}
+
+// MistakeGallery explains (Grad-CAM of the predicted grade) the n images of an evaluation the
+// model got wrong with the highest confidence, as report tiles: the picture the model saw and
+// its overlay. The note says how to read them.
+func MistakeGallery(o *EvalOutput, n int, log io.Writer) ([]report.Tile, string, error) {
+	res := o.Result
+	var wrong []int
+	for i := range res.Preds {
+		if res.Preds[i] != res.Labels[i] && i < len(res.Probs) {
+			wrong = append(wrong, i)
+		}
+	}
+	if len(wrong) == 0 || n <= 0 {
+		return nil, "", nil
+	}
+	conf := func(i int) float32 { return res.Probs[i][res.Preds[i]] }
+	sort.SliceStable(wrong, func(a, b int) bool { return conf(wrong[a]) > conf(wrong[b]) })
+	wrong = wrong[:min(n, len(wrong))]
+	paths := make([]string, len(wrong))
+	for k, i := range wrong {
+		paths[k] = o.Dataset.Paths[res.Index[i]]
+	}
+	cfg := o.Config
+	ex, unreadable, err := ExplainFiles(ExplainConfig{Model: cfg.Model, Weights: cfg.Weights, NumClasses: cfg.NumClasses,
+		ImgSize: cfg.ImgSize, Transforms: cfg.Transforms, Threads: cfg.Threads, Device: cfg.Device}, paths, nil, log)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(unreadable) > 0 {
+		return nil, "", fmt.Errorf("report gallery: %v", unreadable[0])
+	}
+	layer, _ := explain.TargetLayer(cfg.Model)
+	names := ClassNames(cfg.NumClasses)
+	var tiles []report.Tile
+	for k, e := range ex {
+		i := wrong[k]
+		pic, err := encodePNG(rgbImage(e.Image))
+		if err != nil {
+			return nil, "", err
+		}
+		ov, err := explain.Overlay(e.Image, e.Result.Map)
+		if err != nil {
+			return nil, "", err
+		}
+		ovPNG, err := encodePNG(ov)
+		if err != nil {
+			return nil, "", err
+		}
+		name := filepath.Base(e.Path)
+		tiles = append(tiles, report.Tile{
+			Caption: fmt.Sprintf("%s: graded %s (p %.2f), truly %s", name, names[res.Preds[i]], conf(i), names[res.Labels[i]]),
+			Images: []report.Figure{{Alt: name, Caption: name, PNG: pic},
+				{Alt: name + " Grad-CAM", Caption: "Grad-CAM of " + names[res.Preds[i]], PNG: ovPNG}}})
+	}
+	note := fmt.Sprintf("The %d images graded wrong with the highest confidence: the picture the model saw (after the val transforms) and "+
+		"Grad-CAM of the grade it predicted, at %s (red: where the evidence for that grade was strongest). "+
+		"Grad-CAM shows where the last convolutional stage's features pushed the score, at that stage's coarse resolution; it is not a lesion segmentation.", len(tiles), layer)
+	return tiles, note, nil
+}
+
+// rgbImage is img as an image.Image.
+func rgbImage(img *imageio.RGB) image.Image {
+	out := image.NewNRGBA(image.Rect(0, 0, img.W, img.H))
+	for y := 0; y < img.H; y++ {
+		for x := 0; x < img.W; x++ {
+			r, g, b := img.At(x, y)
+			out.SetNRGBA(x, y, color.NRGBA{R: r, G: g, B: b, A: 255})
+		}
+	}
+	return out
+}
+
+func encodePNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

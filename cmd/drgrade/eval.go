@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/drgrade/drgrade/trainer"
@@ -31,7 +32,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
 	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
-	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv, thresholds.json and confusion_matrix.png here")
+	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv, thresholds.json, confusion_matrix.png, roc.png, pr.png and calibration.png here")
+	reportPath := fs.String("report", "", "write the evaluation as one self-contained HTML file (metrics, tables, figures, the most confident mistakes)")
 	fs.IntVar(&cfg.ReferableGrade, "referable_grade", 2, "screening: grade ≥ this is referable DR (2: moderate or worse); P(referable) sums those grades' probabilities")
 	fs.IntVar(&cfg.Bootstrap, "bootstrap", 1000, "stratified bootstrap resamples for the 95% intervals of ROC AUC and AP (0: none)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the bootstrap resamples")
@@ -82,7 +84,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if err := trainer.WriteEvalFiles(*outDir, o); err != nil {
 			return usageError{err}
 		}
-		fmt.Fprintf(log, "wrote metrics.json, per_class.csv, predictions.csv, thresholds.json and confusion_matrix.png to %s\n", *outDir)
+		fmt.Fprintf(log, "wrote metrics.json, per_class.csv, predictions.csv, thresholds.json and the figures (confusion_matrix.png, roc.png, pr.png, calibration.png) to %s\n", *outDir)
+	}
+	if *reportPath != "" {
+		if err := writeReport(*reportPath, *outDir, o, log); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		type pred struct {
@@ -103,13 +110,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			Skipped     int    `json:"skipped_images"`
 			Metrics     any    `json:"metrics"`
 			Predictions []pred `json:"predictions"`
-			// metrics.json's "screening" and "calibration" (named apart here: "calibration"
-			// is --calibrate's temperature)
+			// metrics.json's "screening" and "calibration", under the same names
 			Screening   any `json:"screening"`
-			CalibMetric any `json:"calibration_metrics"`
+			CalibMetric any `json:"calibration"`
 
-			Temp        float64         `json:"temperature,omitempty"` // applied to the probabilities
-			Calibration *calibrate.File `json:"calibration,omitempty"` // --calibrate
+			Temp        float64         `json:"temperature,omitempty"`     // applied to the probabilities
+			Calibration *calibrate.File `json:"temperature_fit,omitempty"` // --calibrate: the fitted temperature file
 		}{cfg.Model, cfg.Weights, cfg.Split, cfg.TTA, len(o.Result.Skipped), o.Report, preds, o.Screening, o.Calibration, cfg.Temperature, cal}, "", "  ")
 		if err != nil {
 			return err
@@ -123,5 +129,30 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if cal != nil {
 		trainer.PrintCalibration(stdout, cal)
 	}
+	return nil
+}
+
+// writeReport writes eval's HTML report, with the figures of dir (eval --out) or, without
+// one, of a temporary folder removed afterwards.
+func writeReport(path, dir string, o *trainer.EvalOutput, log io.Writer) error {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "drgrade-report-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := trainer.WriteEvalFiles(tmp, o); err != nil {
+			return err
+		}
+		dir = tmp
+	}
+	tiles, note, err := reportGallery(o, log)
+	if err != nil {
+		return err
+	}
+	if err := trainer.WriteEvalReport(path, dir, o, tiles, note); err != nil {
+		return usageError{err}
+	}
+	fmt.Fprintf(log, "wrote the report to %s\n", path)
 	return nil
 }

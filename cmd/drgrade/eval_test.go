@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drgrade/drgrade/internal/testutil"
 )
 
 // TestEvalAndPredict runs `drgrade train`, then `drgrade eval` and `drgrade predict` on its
@@ -92,8 +94,27 @@ func TestEvalAndPredict(t *testing.T) {
 		t.Errorf("metrics.json split %q", saved.Split)
 	}
 
-	// The table form names the metrics a researcher looks for.
-	code, stdout, stderr = runDrgrade(t, bin, work, append([]string{"eval", "--weights", ddr, "--data_path", data, "--split", "train"}, common...)...)
+	for _, f := range []string{"roc.png", "pr.png", "calibration.png"} { // the screening figures
+		checkPNG(t, filepath.Join(evalOut, f))
+	}
+
+	// The table form names the metrics a researcher looks for; --report writes the HTML report
+	// (without --out, from a temporary folder), which must open in a real browser with every
+	// figure and every Grad-CAM overlay of the gallery decoded.
+	reportPath := filepath.Join(work, "report.html")
+	code, stdout, stderr = runDrgrade(t, bin, work, append([]string{"eval", "--weights", ddr, "--data_path", data, "--split", "train",
+		"--report", reportPath}, common...)...)
+	if code != 0 {
+		t.Fatalf("eval --report: exit %d\n%s", code, stderr)
+	}
+	page := testutil.OpenPage(t, "file://"+reportPath)
+	// confusion matrix, ROC, PR, calibration, and two pictures per mistake in the gallery
+	if mistakes := strings.Count(readText(t, reportPath), "truly "); page.Images != 4+2*mistakes || page.Loaded != page.Images || mistakes == 0 {
+		t.Errorf("report: %d of %d pictures decoded, %d mistakes in the gallery (want 4 figures + 2 per mistake, all decoded)", page.Loaded, page.Images, mistakes)
+	}
+	if !strings.Contains(page.Title, "shufflenet_small") {
+		t.Errorf("report title %q", page.Title)
+	}
 	if code != 0 {
 		t.Fatalf("eval --split train: exit %d\n%s", code, stderr)
 	}
@@ -126,9 +147,21 @@ func TestEvalAndPredict(t *testing.T) {
 	if len(pj.Predictions) != len(n) || len(pj.Unreadable) != 1 || pj.TTA != "hflip" {
 		t.Errorf("predict: %d predictions for %d images, %d unreadable, tta %q", len(pj.Predictions), len(n), len(pj.Unreadable), pj.TTA)
 	}
-	code, stdout, stderr = runDrgrade(t, bin, work, append([]string{"predict", "--weights", ddr, filepath.Join(imgs, n[0].Name())}, common...)...)
+	camDir := filepath.Join(work, "cams")
+	code, stdout, stderr = runDrgrade(t, bin, work, append([]string{"predict", "--weights", ddr, "--explain", camDir, filepath.Join(imgs, n[0].Name())}, common...)...)
 	if code != 0 || !strings.Contains(stdout, n[0].Name()) || !strings.Contains(stdout, "PROLIFERATIVE") {
 		t.Errorf("predict one image: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	stem := strings.TrimSuffix(n[0].Name(), filepath.Ext(n[0].Name()))
+	if f, err := os.Open(filepath.Join(camDir, stem+"_overlay.png")); err != nil { // predict --explain
+		t.Errorf("predict --explain: %v", err)
+	} else if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != 64 || cfg.Height != 64 {
+		t.Errorf("predict --explain overlay: %+v, %v (want the 64×64 val-transformed image)", cfg, err)
+	} else {
+		f.Close()
+	}
+	if _, err := os.Stat(filepath.Join(camDir, stem+"_cam.npy")); err != nil {
+		t.Errorf("predict --explain: %v", err)
 	}
 
 	// A val image cut short: eval stops with exit 2 naming it, as train does (one error
@@ -209,4 +242,13 @@ func readCSV(t *testing.T, path string) [][]string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
+}
+
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -8,15 +8,10 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
-	"github.com/sugarme/gotch"
 
-	"github.com/drgrade/drgrade/internal/locked"
-	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/vision/explain"
-	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/models"
-	"github.com/drgrade/drgrade/vision/transforms"
 )
 
 // runExplain is `drgrade explain`: Grad-CAM heatmaps of a checkpoint's predicted (or --target)
@@ -62,8 +57,7 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	if *mode != trainer.TransformsScript && *mode != trainer.TransformsModel {
 		return usagef("--transforms %q: want %s or %s", *mode, trainer.TransformsScript, trainer.TransformsModel)
 	}
-	mcfg, err := models.Lookup(*model)
-	if err != nil {
+	if _, err := models.Lookup(*model); err != nil {
 		return usageError{err}
 	}
 	layer, err := explain.TargetLayer(*model)
@@ -86,84 +80,37 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return usageError{fmt.Errorf("--out %s: %w", *out, err)}
 	}
-	tcfg := trainer.TransformConfig(mcfg, *imgSize, *mode)
-	pipe, err := transforms.ValPipeline(tcfg)
-	if err != nil {
-		return usageError{err}
+	var targets []int
+	if *target >= 0 {
+		targets = make([]int, len(paths))
+		for i := range targets {
+			targets[i] = *target
+		}
 	}
-	stems := explain.Stems(paths)
-	type row struct {
-		path, overlay string
-		r             explain.Result
-	}
-	var rows []row
-	var unreadable []error
-	locked.Run(func() {
-		dev, note, e := trainer.SelectDevice(*device)
-		if e != nil {
-			err = usageError{e}
-			return
-		}
-		if note != "" {
-			fmt.Fprintf(stderr, "Using device: %s%s\n", trainer.DeviceName(dev), note)
-		}
-		if *threads > 0 {
-			torchext.SetNumThreads(*threads)
-		}
-		var m models.Model
-		if m, err = models.New(*model, *numClasses); err != nil {
-			return
-		}
-		defer m.Close()
-		if err = trainer.ToDevice(m, dev); err != nil {
-			return
-		}
-		var report *models.LoadReport
-		if report, err = trainer.LoadCheckpoint(m, *weights); err != nil {
-			err = usageError{err}
-			return
-		}
-		fmt.Fprintln(stderr, report)
-		fmt.Fprintf(stderr, "Grad-CAM of %s at %s, on the val transforms (%d px)\n", *model, layer, tcfg.CropSize)
-		for start := 0; start < len(paths); start += *batchSize {
-			var batch []int
-			var imgs []*imageio.RGB
-			var data []float32
-			for i := start; i < min(start+*batchSize, len(paths)); i++ {
-				img, e := imageio.Decode(paths[i])
-				if e != nil {
-					unreadable = append(unreadable, e)
-					continue
-				}
-				s, e := pipe.Run(img, transforms.NewRand(0, 0), nil)
-				if e != nil {
-					err = e
-					return
-				}
-				batch, imgs, data = append(batch, i), append(imgs, s.RGB), append(data, s.CHW...)
-			}
-			if len(batch) == 0 {
-				continue
-			}
-			var res []explain.Result
-			if res, err = explainBatch(m, dev, data, len(batch), tcfg.CropSize, *target); err != nil {
-				return
-			}
-			for k, i := range batch {
-				_, ov, e := explain.Write(*out, stems[i], imgs[k], res[k])
-				if e != nil {
-					err = e
-					return
-				}
-				rows = append(rows, row{paths[i], ov, res[k]})
-			}
-		}
-	})
+	ex, unreadable, err := trainer.ExplainFiles(trainer.ExplainConfig{Model: *model, Weights: *weights, NumClasses: *numClasses,
+		ImgSize: *imgSize, Transforms: *mode, Threads: *threads, Device: *device, BatchSize: *batchSize}, paths, targets, stderr)
 	if err != nil {
 		if trainer.IsInputError(err) {
 			return usageError{err}
 		}
 		return err
+	}
+	type row struct {
+		path, overlay string
+		r             explain.Result
+	}
+	var rows []row
+	stems := explain.Stems(paths)
+	stemOf := map[string]string{}
+	for i, p := range paths {
+		stemOf[p] = stems[i]
+	}
+	for _, e := range ex {
+		_, ov, err := explain.Write(*out, stemOf[e.Path], e.Image, e.Result)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{e.Path, ov, e.Result})
 	}
 	names := trainer.ClassNames(*numClasses)
 	if len(rows) > 0 {
@@ -184,21 +131,4 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 		return usagef("%d of %d images could not be read (listed above); the others were explained", len(unreadable), len(paths))
 	}
 	return nil
-}
-
-// explainBatch runs GradCAM on n transformed images (CHW float32, size×size each) on dev.
-func explainBatch(m models.Model, dev gotch.Device, data []float32, n, size, target int) ([]explain.Result, error) {
-	x, err := torchext.FromSliceTo(data, []int64{int64(n), 3, int64(size), int64(size)}, dev)
-	if err != nil {
-		return nil, err
-	}
-	defer x.MustDrop()
-	var targets []int
-	if target >= 0 {
-		targets = make([]int, n)
-		for i := range targets {
-			targets[i] = target
-		}
-	}
-	return explain.GradCAM(m, x, targets)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/drgrade/drgrade/trainer"
+	"github.com/drgrade/drgrade/vision/explain"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -39,6 +40,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.Thresholds, "thresholds", "", "a thresholds.json of drgrade eval --out (e.g. on val): adds refer yes/no, P(referable) ≥ the --operating_point's threshold")
 	fset.StringVar(&cfg.OperatingPoint, "operating_point", "", "which point of --thresholds refers: youden, sens_0.85, sens_0.90 (default) or sens_0.95")
 	temperature := fset.String("temperature", "", temperatureHelp)
+	explainDir := fset.String("explain", "", "also write Grad-CAM of each image's predicted grade here (<image>_cam.npy and <image>_overlay.png, as drgrade explain)")
 	// Flags may come before, between or after the images (Go's flag package stops at the
 	// first non-flag argument: parse again after each one).
 	var inputs []string
@@ -79,6 +81,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 		return err
+	}
+	if *explainDir != "" && len(preds) > 0 {
+		if err := explainPredictions(*explainDir, cfg, preds, stderr); err != nil {
+			return err
+		}
 	}
 	names := trainer.ClassNames(cfg.NumClasses)
 	if *asJSON {
@@ -209,4 +216,32 @@ func screeningCells(p trainer.Prediction) []any {
 		c = append(c, map[bool]string{true: "yes", false: "no"}[*p.Refer])
 	}
 	return c
+}
+
+// explainPredictions is predict --explain: Grad-CAM of each graded image's predicted grade
+// (with --tta the grade predict gave, not the single view's argmax), written as explain does.
+func explainPredictions(dir string, cfg trainer.PredictConfig, preds []trainer.Prediction, log io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageError{fmt.Errorf("--explain %s: %w", dir, err)}
+	}
+	paths, targets := make([]string, len(preds)), make([]int, len(preds))
+	for i, p := range preds {
+		paths[i], targets[i] = p.Path, p.Grade
+	}
+	ex, _, err := trainer.ExplainFiles(trainer.ExplainConfig{Model: cfg.Model, Weights: cfg.Weights, NumClasses: cfg.NumClasses,
+		ImgSize: cfg.ImgSize, Transforms: cfg.Transforms, Threads: cfg.Threads, Device: cfg.Device}, paths, targets, io.Discard)
+	if err != nil {
+		if trainer.IsInputError(err) {
+			return usageError{err}
+		}
+		return err
+	}
+	stems := explain.Stems(paths)
+	for i, e := range ex {
+		if _, _, err := explain.Write(dir, stems[i], e.Image, e.Result); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(log, "wrote Grad-CAM heatmaps and overlays of %d images to %s\n", len(ex), dir)
+	return nil
 }

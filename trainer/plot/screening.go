@@ -189,7 +189,8 @@ func binaryPanel(v BinaryCurve, xlabel, ylabel string, pr bool) *gplot.Plot {
 		if err != nil {
 			continue
 		}
-		s.GlyphStyle = draw.GlyphStyle{Color: markerColors[i%len(markerColors)], Radius: vg.Points(4.5), Shape: draw.CircleGlyph{}}
+		// later points smaller, so points at the same threshold stay visible
+		s.GlyphStyle = draw.GlyphStyle{Color: markerColors[i%len(markerColors)], Radius: vg.Points(max(2.5, 6-1.1*float64(i))), Shape: draw.CircleGlyph{}}
 		p.Add(s)
 		p.Legend.Add(pt.Label, s)
 	}
@@ -219,7 +220,7 @@ type ReliabilityPanel struct {
 }
 
 // Reliability writes a PNG at path with one reliability diagram per panel (accuracy against
-// confidence per bin, the gap to the diagonal shaded, each bin's sample count above its bar),
+// confidence per bin, the mean confidence marked on each bar, each bin's sample count above it),
 // atomically.
 func Reliability(path, title string, panels []ReliabilityPanel) error {
 	if len(panels) == 0 {
@@ -258,19 +259,17 @@ func reliabilityPanel(pn ReliabilityPanel) *gplot.Plot {
 	acc, _ := plotter.NewPolygon(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: 1, Y: 1}})
 	acc.Color, acc.LineStyle.Color = colBlue, color.White
 	p.Legend.Add(fmt.Sprintf("accuracy (ECE %.4f)", pn.ECE), acc)
-	gap, _ := plotter.NewPolygon(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: 1, Y: 1}})
-	gap.Color, gap.LineStyle.Color = colGap, colRed
-	p.Legend.Add("gap to mean confidence", gap)
+	conf, _ := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 0}})
+	conf.Color, conf.Width = colRed, vg.Points(2.5)
+	p.Legend.Add("mean confidence in the bin", conf)
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), -vg.Points(4)
 	p.Legend.TextStyle = textStyle(9.5, false, color.Black)
 	return p
 }
 
-var colGap = color.NRGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0x60} // colRed, translucent
-
-// binBars draws each non-empty bin's accuracy bar, the gap between accuracy and mean confidence
-// and the bin's count.
+// binBars draws each non-empty bin's accuracy bar, its mean confidence (the gap between the two
+// is the bin's calibration error) and its count.
 type binBars struct{ bins []ReliabilityBin }
 
 // Plot implements gplot.Plotter.
@@ -285,11 +284,11 @@ func (b *binBars) Plot(c draw.Canvas, p *gplot.Plot) {
 		bar := []vg.Point{{X: x0, Y: trY(0)}, {X: x1, Y: trY(0)}, {X: x1, Y: trY(bin.Accuracy)}, {X: x0, Y: trY(bin.Accuracy)}}
 		c.FillPolygon(colBlue, c.ClipPolygonXY(bar))
 		c.StrokeLines(draw.LineStyle{Color: color.White, Width: vg.Points(0.8)}, c.ClipLinesXY(append(bar, bar[0]))...)
-		if finite(bin.Confidence) {
-			lo, hi := min(bin.Accuracy, bin.Confidence), max(bin.Accuracy, bin.Confidence)
-			g := []vg.Point{{X: x0, Y: trY(lo)}, {X: x1, Y: trY(lo)}, {X: x1, Y: trY(hi)}, {X: x0, Y: trY(hi)}}
-			c.FillPolygon(colGap, c.ClipPolygonXY(g))
-			c.StrokeLines(draw.LineStyle{Color: colRed, Width: vg.Points(0.8)}, c.ClipLinesXY(append(g, g[0]))...)
+		if finite(bin.Confidence) { // the bin's mean confidence: a red tick, joined to the bar's top
+			yc, ya := trY(bin.Confidence), trY(bin.Accuracy)
+			mid := (x0 + x1) / 2
+			c.StrokeLine2(draw.LineStyle{Color: colRed, Width: vg.Points(1)}, mid, ya, mid, yc)
+			c.StrokeLine2(draw.LineStyle{Color: colRed, Width: vg.Points(2.5)}, x0+vg.Points(1), yc, x1-vg.Points(1), yc)
 		}
 		top := max(bin.Accuracy, bin.Confidence)
 		if !finite(top) {
