@@ -28,16 +28,9 @@ func runExplain(args []string, stdout, stderr io.Writer) error {
 	batchSize := fset.Int("batch_size", 8, "images per forward and backward pass")
 	out := fset.String("out", "", "folder for <image>_cam.npy (the heatmap, float32 H×W in [0, 1]) and <image>_overlay.png")
 	target := fset.Int("target", -1, "the grade to explain (-1: each image's predicted grade)")
-	var inputs []string
-	for { // flags may come before, between or after the images, as in predict
-		if err := parse(fset, args, stdout); err != nil {
-			return err
-		}
-		if fset.NArg() == 0 {
-			break
-		}
-		inputs = append(inputs, fset.Arg(0))
-		args = fset.Args()[1:]
+	inputs, err := parseInputs(fset, args, stdout)
+	if err != nil {
+		return err
 	}
 	if len(inputs) == 0 {
 		return usagef("give one or more images or folders to explain (see 'drgrade explain --help')")

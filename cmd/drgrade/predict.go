@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,18 +42,9 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.OperatingPoint, "operating_point", "", "which point of --thresholds refers: youden, sens_0.85, sens_0.90 (default) or sens_0.95")
 	temperature := fset.String("temperature", "", temperatureHelp)
 	explainDir := fset.String("explain", "", "also write Grad-CAM of each image's predicted grade here (<image>_cam.npy and <image>_overlay.png, as drgrade explain)")
-	// Flags may come before, between or after the images (Go's flag package stops at the
-	// first non-flag argument: parse again after each one).
-	var inputs []string
-	for {
-		if err := parse(fset, args, stdout); err != nil {
-			return err
-		}
-		if fset.NArg() == 0 {
-			break
-		}
-		inputs = append(inputs, fset.Arg(0))
-		args = fset.Args()[1:]
+	inputs, err := parseInputs(fset, args, stdout)
+	if err != nil {
+		return err
 	}
 	if len(inputs) == 0 {
 		return usagef("give one or more images or folders to grade (see 'drgrade predict --help')")
@@ -244,4 +236,21 @@ func explainPredictions(dir string, cfg trainer.PredictConfig, preds []trainer.P
 	}
 	fmt.Fprintf(log, "wrote Grad-CAM heatmaps and overlays of %d images to %s\n", len(ex), dir)
 	return nil
+}
+
+// parseInputs parses fset's flags and returns the other arguments (images, folders): flags may
+// come before, between or after them (Go's flag package stops at the first non-flag argument,
+// so it parses again after each one).
+func parseInputs(fset *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
+	var inputs []string
+	for {
+		if err := parse(fset, args, stdout); err != nil {
+			return nil, err
+		}
+		if fset.NArg() == 0 {
+			return inputs, nil
+		}
+		inputs = append(inputs, fset.Arg(0))
+		args = fset.Args()[1:]
+	}
 }
