@@ -6,6 +6,7 @@
 // registered under a name with Register; New builds any registered criterion by name, the
 // built-ins as "cross_entropy" and "focal" (see docs/extending.md).
 //
-// Ownership: loss functions borrow logits and targets and return a new scalar tensor the
-// caller owns. Threading: call them on the training goroutine (locked to its OS thread).
+// Ownership (docs/ownership.md): loss functions borrow logits and targets and return a new
+// scalar tensor the caller owns. Threading: call them on the training goroutine (locked to
+// its OS thread).
 package loss

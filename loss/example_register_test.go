@@ -5,6 +5,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 )
 
@@ -36,7 +37,11 @@ func ExampleRegister() {
 		return
 	}
 	defer criterion.Close()
-	logits := ts.MustOfSlice([]float32{0, 0, 0}).MustView([]int64{1, 3}, true)
+	logits, err := torchext.FromSlice([]float32{0, 0, 0}, []int64{1, 3})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer logits.MustDrop()
 	targets := ts.MustOfSlice([]int64{1})
 	defer targets.MustDrop()

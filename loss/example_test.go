@@ -5,6 +5,7 @@ import (
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 )
 
@@ -26,7 +27,11 @@ func ExampleNewCrossEntropy() {
 	}
 	defer criterion.Close() // the weights tensor belongs to the criterion
 
-	logits := ts.MustOfSlice([]float32{2, 0, 0, 0, 2, 0}).MustView([]int64{2, 3}, true)
+	logits, err := torchext.FromSlice([]float32{2, 0, 0, 0, 2, 0}, []int64{2, 3})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer logits.MustDrop()
 	targets := ts.MustOfSlice([]int64{0, 1})
 	defer targets.MustDrop()
@@ -46,7 +51,11 @@ func ExampleNewCrossEntropy() {
 func ExampleNewFocal() {
 	criterion := loss.NewFocal(1, 2)
 	defer criterion.Close()
-	logits := ts.MustOfSlice([]float32{4, 0, 0, 0, 0, 0}).MustView([]int64{2, 3}, true)
+	logits, err := torchext.FromSlice([]float32{4, 0, 0, 0, 0, 0}, []int64{2, 3})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer logits.MustDrop()
 	targets := ts.MustOfSlice([]int64{0, 2})
 	defer targets.MustDrop()

@@ -6,6 +6,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/own"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -121,49 +122,48 @@ func NewFocalPerClass(alpha []float64, gamma float64) (*Focal, error) {
 
 // Loss computes the focal loss, operation for operation as the script's forward.
 func (f *Focal) Loss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
-	none := ts.NewTensor()
-	defer none.MustDrop()
-	ce, err := logits.CrossEntropyLoss(targets, none, 0, -100, 0, false) // reduction='none'
+	var s own.Scope
+	defer s.Free()
+	none := ts.NewTensor() // undefined: weight=None
+	s.Add(none)
+	ce, err := s.Track(logits.CrossEntropyLoss(targets, none, 0, -100, 0, false)) // reduction='none'
 	if err != nil {
 		return nil, err
 	}
-	defer ce.MustDrop()
-	negCE, err := ce.Neg(false)
+	negCE, err := s.Track(ce.Neg(false))
 	if err != nil {
 		return nil, err
 	}
-	pt, err := negCE.Exp(true)
+	pt, err := s.Track(negCE.Exp(false))
 	if err != nil {
 		return nil, err
 	}
-	oneMinus, err := pt.RsubScalar(ts.FloatScalar(1), true) // 1 - pt
+	oneMinus, err := s.Track(pt.RsubScalar(ts.FloatScalar(1), false)) // 1 - pt
 	if err != nil {
 		return nil, err
 	}
-	mod, err := oneMinus.PowTensorScalar(ts.FloatScalar(f.Gamma), true)
+	mod, err := s.Track(oneMinus.PowTensorScalar(ts.FloatScalar(f.Gamma), false))
 	if err != nil {
 		return nil, err
 	}
 	// alpha * (1-pt)**gamma * ce, left to right as Python evaluates it.
 	var scaled *ts.Tensor
 	if f.alpha != nil {
-		at, err := f.alpha.IndexSelect(0, targets, false)
+		at, err := s.Track(f.alpha.IndexSelect(0, targets, false))
 		if err != nil {
 			return nil, err
 		}
-		scaled, err = at.Mul(mod, true)
-		mod.MustDrop()
-		if err != nil {
+		if scaled, err = s.Track(at.Mul(mod, false)); err != nil {
 			return nil, err
 		}
-	} else if scaled, err = mod.MulScalar(ts.FloatScalar(f.Alpha), true); err != nil {
+	} else if scaled, err = s.Track(mod.MulScalar(ts.FloatScalar(f.Alpha), false)); err != nil {
 		return nil, err
 	}
-	fl, err := scaled.Mul(ce, true)
+	fl, err := s.Track(scaled.Mul(ce, false))
 	if err != nil {
 		return nil, err
 	}
-	return fl.Mean(gotch.Float, true)
+	return fl.Mean(gotch.Float, false)
 }
 
 // Close frees the per-class alpha.

@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 )
 
@@ -59,7 +60,10 @@ func lossValue(t *testing.T, c loss.Criterion, x [][]float64, y []int) float64 {
 	for i, v := range y {
 		y64[i] = int64(v)
 	}
-	logits := ts.MustOfSlice(flat).MustView([]int64{int64(len(x)), int64(len(x[0]))}, true)
+	logits, err := torchext.FromSlice(flat, []int64{int64(len(x)), int64(len(x[0]))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer logits.MustDrop()
 	targets := ts.MustOfSlice(y64)
 	defer targets.MustDrop()

@@ -257,38 +257,13 @@ func (l CAMLayer) NCHW(t *ts.Tensor) (*ts.Tensor, error) {
 // camFront is VisionTransformer.forward up to the last encoder block's ln_1: it returns that
 // block's input (the residual the head adds back) and ln_1's output.
 func (v *vit) camFront(x *ts.Tensor, train bool) (residual, a *ts.Tensor, err error) {
-	size, err := x.Size()
-	if err != nil {
-		return nil, nil, err
-	}
 	last, ok := v.blocks[len(v.blocks)-1].(*vitBlock)
 	if !ok {
 		return nil, nil, fmt.Errorf("explain: the last ViT encoder block is a %T", v.blocks[len(v.blocks)-1])
 	}
-	var s own.Scope
-	defer s.Free()
-	cls, err := s.Track(v.classToken.Expand([]int64{size[0], -1, -1}, false, false))
-	if err != nil {
-		return nil, nil, err
-	}
 	c := own.NewChain(x)
 	defer c.Free()
-	if err := c.Next(v.convProj.ForwardT(x, train)); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Next(c.Cur().Reshape([]int64{size[0], v.hidden, -1}, false)); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Next(c.Cur().Permute([]int64{0, 2, 1}, false)); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Next(ts.Cat([]*ts.Tensor{cls, c.Cur()}, 1)); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Next(c.Cur().Add(v.posEmbed, false)); err != nil {
-		return nil, nil, err
-	}
-	if err := c.Next(v.blocks[:len(v.blocks)-1].ForwardT(c.Cur(), train)); err != nil {
+	if err := c.Next(Sequential{LayerFunc(v.embed), v.blocks[:len(v.blocks)-1]}.ForwardT(x, train)); err != nil {
 		return nil, nil, err
 	}
 	if a, err = last.ln1.ForwardT(c.Cur(), train); err != nil {
@@ -328,7 +303,7 @@ func (v *vit) camHead(residual, a *ts.Tensor, train bool) (*ts.Tensor, error) {
 	if h, err = s.Track(v.ln.ForwardT(h, train)); err != nil {
 		return nil, err
 	}
-	if h, err = s.Track(h.Select(1, 0, false)); err != nil {
+	if h, err = s.Track(vitClassToken(h, train)); err != nil {
 		return nil, err
 	}
 	return v.head.ForwardT(h, train)

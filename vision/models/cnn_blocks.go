@@ -5,17 +5,15 @@ import (
 	"math"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
 )
 
 // Building blocks shared by the classic CNNs of the zoo (AlexNet, ZFNet, VGG, GoogLeNet,
-// Xception, DenseNet, MobileNetV3, ShuffleNetV2). Each fuses a chain of PyTorch modules and
-// frees every intermediate as soon as the next op has consumed it.
-//
-// PyTorch applies these networks' activations and residual sums in place. gotch v0.9.1's
-// in-place methods (Relu_, Add_, ...) replace the tensor's C handle without freeing the old
-// one, which keeps the whole storage alive: in a forward pass that leaks every activated
-// tensor. The blocks therefore use the out-of-place op and drop its input at once (del=true):
-// the same values, one transient extra buffer, nothing leaked.
+// Xception, DenseNet, MobileNetV3, ShuffleNetV2, ResNet). Each fuses a chain of PyTorch modules
+// and frees every intermediate as soon as the next op has consumed it (docs/ownership.md).
+// Activations and residual sums are applied in place, as PyTorch's nn.ReLU(inplace=True) and
+// `out += identity` do, on the new tensor a convolution, BatchNorm or Linear layer just made.
 
 // cnnKaimingFanIn is nn.init.kaiming_normal_ with its defaults (mode="fan_in",
 // nonlinearity="leaky_relu", a=0, so gain √2): DenseNet's convolution initialisation.
@@ -40,20 +38,13 @@ func cnnTruncNormal(mean, std, a, b float64) Init {
 		if err := t.Erfinv_(); err != nil {
 			return err
 		}
-		scale, shift := ts.FloatScalar(std*math.Sqrt2), ts.FloatScalar(mean)
-		minS, maxS := ts.FloatScalar(a), ts.FloatScalar(b)
-		defer func() {
-			for _, s := range []*ts.Scalar{scale, shift, minS, maxS} {
-				s.MustDrop()
-			}
-		}()
-		if err := t.MulScalar_(scale); err != nil {
+		if err := t.MulScalar_(ts.FloatScalar(std * math.Sqrt2)); err != nil {
 			return err
 		}
-		if err := t.AddScalar_(shift); err != nil {
+		if err := t.AddScalar_(ts.FloatScalar(mean)); err != nil {
 			return err
 		}
-		return t.Clamp_(minS, maxS)
+		return t.Clamp_(ts.FloatScalar(a), ts.FloatScalar(b))
 	}
 }
 
@@ -97,15 +88,25 @@ const (
 	cnnActHardswish
 )
 
-// apply is nn.ReLU / nn.Hardswish on t, which it consumes (t is freed, even on error).
-func (a cnnAct) apply(t *ts.Tensor) (*ts.Tensor, error) {
+// apply is nn.ReLU(inplace=True) / nn.Hardswish(inplace=True) on t, in place: t must be a new
+// tensor its caller owns (the output of a convolution, BatchNorm or Linear layer, whose
+// backward does not read it).
+func (a cnnAct) apply(t *ts.Tensor) error {
 	switch a {
 	case cnnActReLU:
-		return t.Relu(true)
+		return t.Relu_()
 	case cnnActHardswish:
-		return t.Hardswish(true)
+		return t.Hardswish_()
 	}
-	return t, nil
+	return nil
+}
+
+// withAct returns the last stage of c with a applied to it in place.
+func (a cnnAct) withAct(c *own.Chain) (*ts.Tensor, error) {
+	if err := a.apply(c.Cur()); err != nil {
+		return nil, err
+	}
+	return c.Result()
 }
 
 // cnnUnit is one or more convolutions followed by an optional BatchNorm and an activation:
@@ -119,56 +120,55 @@ type cnnUnit struct {
 
 // ForwardT runs the chain, freeing every intermediate.
 func (u *cnnUnit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	cur := x
-	drop := func() {
-		if cur != x {
-			cur.MustDrop()
-		}
-	}
-	for _, c := range u.convs {
-		next, err := c.ForwardT(cur, train)
-		drop()
-		if err != nil {
-			return nil, err
-		}
-		cur = next
-	}
-	if u.bn != nil {
-		next, err := u.bn.ForwardT(cur, train)
-		drop()
-		if err != nil {
-			return nil, err
-		}
-		cur = next
-	}
-	if cur == x {
+	if len(u.convs) == 0 && u.bn == nil {
 		return nil, fmt.Errorf("models: a conv block without convolution or norm")
 	}
-	return u.act.apply(cur)
+	c := own.NewChain(x)
+	defer c.Free()
+	for _, conv := range u.convs {
+		if err := c.Next(conv.ForwardT(c.Cur(), train)); err != nil {
+			return nil, err
+		}
+	}
+	if u.bn != nil {
+		if err := c.Next(u.bn.ForwardT(c.Cur(), train)); err != nil {
+			return nil, err
+		}
+	}
+	return u.act.withAct(c)
 }
 
-// cnnSum is main(x) + skip(x) with skip nil meaning the identity: timm Xception's Block
-// (`x += skip`) and torchvision MobileNetV3's InvertedResidual (`result += input`).
+// cnnSum is act(main(x) + skip(x)) with skip nil meaning the identity: torchvision ResNet's
+// BasicBlock/Bottleneck (`out += identity; out = relu(out)`), timm Xception's Block
+// (`x += skip`) and torchvision MobileNetV3's InvertedResidual (`result += input`). The sum is
+// taken in place on main's output, which must be a new tensor (main ends in a BatchNorm or a
+// pool).
 type cnnSum struct {
 	main Layer
 	skip Layer // nil: identity
+	act  cnnAct
 }
 
-// ForwardT computes main(x) + skip(x).
-func (s *cnnSum) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	out, err := s.main.ForwardT(x, train)
-	if err != nil {
+// ForwardT computes act(main(x) + skip(x)).
+func (b *cnnSum) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	c := own.NewChain(x)
+	defer c.Free()
+	if err := c.Next(b.main.ForwardT(x, train)); err != nil {
 		return nil, err
 	}
+	var s own.Scope
+	defer s.Free()
 	identity := x
-	if s.skip != nil {
-		if identity, err = s.skip.ForwardT(x, train); err != nil {
-			out.MustDrop()
+	if b.skip != nil {
+		var err error
+		if identity, err = s.Track(b.skip.ForwardT(x, train)); err != nil {
 			return nil, err
 		}
-		defer identity.MustDrop()
 	}
-	return out.Add(identity, true)
+	if err := c.Cur().Add_(identity); err != nil {
+		return nil, err
+	}
+	return b.act.withAct(c)
 }
 
 // cnnConcat runs every branch on the same input and concatenates the results along
@@ -177,14 +177,11 @@ type cnnConcat []Layer
 
 // ForwardT is torch.cat([b(x) for b in branches], 1).
 func (c cnnConcat) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	var s own.Scope
+	defer s.Free()
 	outs := make([]*ts.Tensor, 0, len(c))
-	defer func() {
-		for _, o := range outs {
-			o.MustDrop()
-		}
-	}()
 	for _, b := range c {
-		o, err := b.ForwardT(x, train)
+		o, err := s.Track(b.ForwardT(x, train))
 		if err != nil {
 			return nil, err
 		}
@@ -200,19 +197,21 @@ var cnnGlobalPool = LayerFunc(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.Flatten(1, -1, true)
+	defer p.MustDrop()
+	return p.Flatten(1, -1, false)
 })
 
-// cnnWithAct applies an activation to l's output: an nn.Linear/nn.BatchNorm2d followed by
-// nn.ReLU(inplace=True) or nn.Hardswish(inplace=True), or DenseNet's
+// cnnWithAct applies an activation to l's output, in place: an nn.Linear/nn.BatchNorm2d
+// followed by nn.ReLU(inplace=True) or nn.Hardswish(inplace=True), or DenseNet's
 // `F.relu(features, inplace=True)` after norm5.
 func cnnWithAct(l Layer, a cnnAct) Layer {
 	return LayerFunc(func(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-		y, err := l.ForwardT(x, train)
-		if err != nil {
+		c := own.NewChain(x)
+		defer c.Free()
+		if err := c.Next(l.ForwardT(x, train)); err != nil {
 			return nil, err
 		}
-		return a.apply(y)
+		return a.withAct(c)
 	})
 }
 

@@ -1,6 +1,10 @@
 package models
 
-import "github.com/sugarme/gotch/ts"
+import (
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
+)
 
 // ConvNeXt family, mirroring torchvision.models.convnext. convnext_huge is the paper's
 // ConvNeXt-XLarge, which torchvision has no builder for: its ConvNeXt class with widths
@@ -31,13 +35,13 @@ type cnBlock struct {
 }
 
 func (b *cnBlock) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	y, err := bag.track(b.block.ForwardT(x, train))
+	var s own.Scope
+	defer s.Free()
+	y, err := s.Track(b.block.ForwardT(x, train))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.layerScale.Mul(y, false)); err != nil {
+	if y, err = s.Track(b.layerScale.Mul(y, false)); err != nil {
 		return nil, err
 	}
 	return residualAdd(y, x, b.sdProb, train)

@@ -1,6 +1,10 @@
 package models
 
-import "github.com/sugarme/gotch/ts"
+import (
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
+)
 
 // DenseNet-BC, mirroring torchvision.models.DenseNet (memory_efficient=False, drop_rate 0,
 // bn_size 4). The researcher's classic_models maps densenet_big to densenet121 — a slip, as
@@ -24,15 +28,18 @@ type denseUnit struct {
 }
 
 func (u *denseUnit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	y, err := u.bn.ForwardT(x, train)
-	if err != nil {
+	c := own.NewChain(x)
+	defer c.Free()
+	if err := c.Next(u.bn.ForwardT(x, train)); err != nil {
 		return nil, err
 	}
-	if y, err = y.Relu(true); err != nil {
+	if err := cnnActReLU.apply(c.Cur()); err != nil { // nn.ReLU(inplace=True)
 		return nil, err
 	}
-	defer y.MustDrop()
-	return u.conv.ForwardT(y, train)
+	if err := c.Next(u.conv.ForwardT(c.Cur(), train)); err != nil {
+		return nil, err
+	}
+	return c.Result()
 }
 
 // denseBlock mirrors torchvision's _DenseBlock: layer i sees the concatenation of the block's
@@ -40,33 +47,25 @@ func (u *denseUnit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 // Each _DenseLayer is norm1 → relu1 → conv1 (1×1) → norm2 → relu2 → conv2 (3×3).
 // torchvision concatenates the whole list before every layer; concatenating the running
 // result with the newest output gives the same tensors (cat is an exact copy) while holding
-// one concatenation instead of every piece.
+// one concatenation instead of every piece: the concatenations form an own.Chain.
 type denseBlock []Sequential
 
 func (b denseBlock) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	cur := x // the concatenation so far; owned once it is not x
+	c := own.NewChain(x)
+	defer c.Free()
+	var s own.Scope // the newest layer's output, until it is concatenated
+	defer s.Free()
 	for _, layer := range b {
-		y, err := layer.ForwardT(cur, train)
-		if err != nil {
-			if cur != x {
-				cur.MustDrop()
-			}
-			return nil, err
-		}
-		next, err := ts.Cat([]*ts.Tensor{cur, y}, 1)
-		y.MustDrop()
-		if cur != x {
-			cur.MustDrop()
-		}
+		y, err := s.Track(layer.ForwardT(c.Cur(), train))
 		if err != nil {
 			return nil, err
 		}
-		cur = next
+		if err := c.Next(ts.Cat([]*ts.Tensor{c.Cur(), y}, 1)); err != nil {
+			return nil, err
+		}
+		s.Free()
 	}
-	if cur == x {
-		return x.ShallowClone()
-	}
-	return cur, nil
+	return c.Result()
 }
 
 // newDenseNet mirrors torchvision.models.DenseNet.__init__ and forward: conv0/norm0/relu0/pool0,

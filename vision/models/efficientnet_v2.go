@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
 )
 
 // EfficientNetV2 family, mirroring torchvision.models.efficientnet (EfficientNet with the
@@ -69,23 +71,23 @@ func effBN(p Path, c int64) *BatchNorm2d {
 // effSE mirrors torchvision.ops.SqueezeExcitation with SiLU: x * sigmoid(fc2(silu(fc1(avgpool(x))))).
 type effSE struct{ fc1, fc2 *Conv2d }
 
-func (s *effSE) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	scale, err := bag.track(x.AdaptiveAvgPool2d([]int64{1, 1}, false))
+func (se *effSE) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	var s own.Scope
+	defer s.Free()
+	scale, err := s.Track(x.AdaptiveAvgPool2d([]int64{1, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	if scale, err = bag.track(s.fc1.ForwardT(scale, train)); err != nil {
+	if scale, err = s.Track(se.fc1.ForwardT(scale, train)); err != nil {
 		return nil, err
 	}
-	if scale, err = bag.track(scale.Silu(false)); err != nil {
+	if scale, err = s.Track(scale.Silu(false)); err != nil {
 		return nil, err
 	}
-	if scale, err = bag.track(s.fc2.ForwardT(scale, train)); err != nil {
+	if scale, err = s.Track(se.fc2.ForwardT(scale, train)); err != nil {
 		return nil, err
 	}
-	if scale, err = bag.track(scale.Sigmoid(false)); err != nil {
+	if scale, err = s.Track(scale.Sigmoid(false)); err != nil {
 		return nil, err
 	}
 	return scale.Mul(x, false)

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
 )
 
 // Layer is a module with a forward pass. ForwardT borrows x and returns a new tensor owned
@@ -19,27 +21,20 @@ type LayerFunc func(x *ts.Tensor, train bool) (*ts.Tensor, error)
 // ForwardT calls f.
 func (f LayerFunc) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) { return f(x, train) }
 
-// Sequential applies layers in order (nn.Sequential), freeing each intermediate result as
-// soon as the next layer has consumed it.
+// Sequential applies layers in order (nn.Sequential) through an own.Chain: each intermediate
+// result is dropped as soon as the next layer has consumed it, so at most two are alive.
 type Sequential []Layer
 
 // ForwardT runs the layers in order.
 func (s Sequential) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	cur := x
+	c := own.NewChain(x)
+	defer c.Free()
 	for _, l := range s {
-		next, err := l.ForwardT(cur, train)
-		if cur != x {
-			cur.MustDrop()
-		}
-		if err != nil {
+		if err := c.Next(l.ForwardT(c.Cur(), train)); err != nil {
 			return nil, err
 		}
-		cur = next
 	}
-	if cur == x {
-		return x.ShallowClone()
-	}
-	return cur, nil
+	return c.Result() // the caller's (a new handle on x if s is empty)
 }
 
 // ConvOpts are nn.Conv2d's keyword arguments; zero values mean PyTorch's defaults

@@ -1,6 +1,10 @@
 package models
 
-import "github.com/sugarme/gotch/ts"
+import (
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
+)
 
 // MobileNetV3, mirroring torchvision.models.MobileNetV3 (width 1.0, no reduced tail, no
 // dilation): BatchNorm eps 0.001 momentum 0.01, Hardswish/ReLU per Tables 1–2 of the paper,
@@ -81,28 +85,25 @@ type mbSqueezeExcitation struct {
 	fc1, fc2 *Conv2d
 }
 
-func (s *mbSqueezeExcitation) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	pooled, err := x.AdaptiveAvgPool2d([]int64{1, 1}, false)
+func (se *mbSqueezeExcitation) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	var s own.Scope
+	defer s.Free()
+	scale, err := s.Track(x.AdaptiveAvgPool2d([]int64{1, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.fc1.ForwardT(pooled, train)
-	pooled.MustDrop()
-	if err != nil {
+	if scale, err = s.Track(se.fc1.ForwardT(scale, train)); err != nil {
 		return nil, err
 	}
-	if h, err = h.Relu(true); err != nil {
+	if scale, err = s.Track(scale.Relu(false)); err != nil {
 		return nil, err
 	}
-	scale, err := s.fc2.ForwardT(h, train)
-	h.MustDrop()
-	if err != nil {
+	if scale, err = s.Track(se.fc2.ForwardT(scale, train)); err != nil {
 		return nil, err
 	}
-	if scale, err = scale.Hardsigmoid(true); err != nil {
+	if scale, err = s.Track(scale.Hardsigmoid(false)); err != nil {
 		return nil, err
 	}
-	defer scale.MustDrop()
 	return scale.Mul(x, false)
 }
 

@@ -5,29 +5,11 @@ import (
 	"math"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
 )
 
 // Building blocks shared by the EfficientNetV2, ConvNeXt, ViT and Swin families.
-
-// modBag collects the intermediates of one forward step so they are freed together when the
-// step returns (the tensor it returns is never tracked).
-type modBag []*ts.Tensor
-
-// track records t (when err is nil) and passes both through.
-func (b *modBag) track(t *ts.Tensor, err error) (*ts.Tensor, error) {
-	if err == nil {
-		*b = append(*b, t)
-	}
-	return t, err
-}
-
-// free drops every tracked tensor.
-func (b *modBag) free() {
-	for _, t := range *b {
-		t.MustDrop()
-	}
-	*b = nil
-}
 
 // LayerNorm is nn.LayerNorm over the last dimension (weight 1, bias 0 initially).
 type LayerNorm struct {
@@ -60,17 +42,17 @@ func (l *LayerNorm) ForwardT(x *ts.Tensor, _ bool) (*ts.Tensor, error) {
 type layerNorm2d struct{ ln *LayerNorm }
 
 func (l layerNorm2d) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	nhwc, err := bag.track(x.Permute([]int64{0, 2, 3, 1}, false))
+	var s own.Scope
+	defer s.Free()
+	nhwc, err := s.Track(x.Permute([]int64{0, 2, 3, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	y, err := bag.track(l.ln.ForwardT(nhwc, train))
+	y, err := s.Track(l.ln.ForwardT(nhwc, train))
 	if err != nil {
 		return nil, err
 	}
-	return y.Permute([]int64{0, 3, 1, 2}, false)
+	return y.Permute([]int64{0, 3, 1, 2}, false) // the caller's
 }
 
 // permuteLayer is torchvision.ops.misc.Permute.

@@ -1,7 +1,5 @@
 package models
 
-import "github.com/sugarme/gotch/ts"
-
 // ResNet family, mirroring torchvision.models.resnet (v1.5: the stride is on the 3×3 conv).
 func init() {
 	reg := func(name, arch string, bottleneck bool, layers [4]int, groups, width int64) {
@@ -22,32 +20,6 @@ func conv3x3(p Path, in, out, stride, groups int64) *Conv2d {
 
 func conv1x1(p Path, in, out, stride int64) *Conv2d {
 	return NewConv2d(p, in, out, 1, ConvOpts{Stride: stride, NoBias: true}, KaimingNormalFanOut)
-}
-
-// residual is torchvision's BasicBlock/Bottleneck forward: relu(main(x) + downsample(x)).
-type residual struct {
-	main       Sequential
-	downsample Layer // nil: identity
-}
-
-func (r *residual) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	out, err := r.main.ForwardT(x, train)
-	if err != nil {
-		return nil, err
-	}
-	defer out.MustDrop()
-	identity := x
-	if r.downsample != nil {
-		if identity, err = r.downsample.ForwardT(x, train); err != nil {
-			return nil, err
-		}
-		defer identity.MustDrop()
-	}
-	sum, err := out.Add(identity, false)
-	if err != nil {
-		return nil, err
-	}
-	return sum.Relu(true)
 }
 
 // newResNet mirrors torchvision.models.resnet.ResNet.__init__ and _make_layer.
@@ -77,7 +49,7 @@ func newResNet(name string, bottleneck bool, layers [4]int, groups, widthPerGrou
 			if bi == 0 {
 				s = stride
 			}
-			blk := &residual{}
+			blk := &cnnSum{act: cnnActReLU} // relu(main(x) + downsample(x))
 			if bottleneck {
 				width := planes * widthPerGroup / 64 * groups
 				blk.main = Sequential{
@@ -93,7 +65,7 @@ func newResNet(name string, bottleneck bool, layers [4]int, groups, widthPerGrou
 			}
 			if bi == 0 && (s != 1 || inplanes != planes*expansion) {
 				dp := bp.Sub("downsample")
-				blk.downsample = Sequential{
+				blk.skip = Sequential{
 					conv1x1(dp.Sub("0"), inplanes, planes*expansion, s),
 					NewBatchNorm2d(dp.Sub("1"), planes*expansion),
 				}

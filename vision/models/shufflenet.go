@@ -1,6 +1,10 @@
 package models
 
-import "github.com/sugarme/gotch/ts"
+import (
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
+)
 
 // ShuffleNetV2, mirroring torchvision.models.ShuffleNetV2 (PyTorch's default initialisation:
 // torchvision applies no custom init to it).
@@ -23,39 +27,35 @@ type shuffleUnit struct {
 }
 
 func (u *shuffleUnit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	var s own.Scope
+	defer s.Free()
 	var a, b *ts.Tensor
 	var err error
 	if u.stride == 1 {
-		s, err := x.Size()
+		size, err := x.Size()
 		if err != nil {
 			return nil, err
 		}
-		half := (s[1] + 1) / 2 // x.chunk(2, dim=1): the first chunk takes the odd channel
-		if a, err = x.Narrow(1, 0, half, false); err != nil {
+		half := (size[1] + 1) / 2 // x.chunk(2, dim=1): the first chunk takes the odd channel
+		if a, err = s.Track(x.Narrow(1, 0, half, false)); err != nil {
 			return nil, err
 		}
-		defer a.MustDrop()
-		x2, err := x.Narrow(1, half, s[1]-half, false)
+		x2, err := s.Track(x.Narrow(1, half, size[1]-half, false))
 		if err != nil {
 			return nil, err
 		}
-		b, err = u.branch2.ForwardT(x2, train)
-		x2.MustDrop()
-		if err != nil {
+		if b, err = s.Track(u.branch2.ForwardT(x2, train)); err != nil {
 			return nil, err
 		}
-		defer b.MustDrop()
 	} else {
-		if a, err = u.branch1.ForwardT(x, train); err != nil {
+		if a, err = s.Track(u.branch1.ForwardT(x, train)); err != nil {
 			return nil, err
 		}
-		defer a.MustDrop()
-		if b, err = u.branch2.ForwardT(x, train); err != nil {
+		if b, err = s.Track(u.branch2.ForwardT(x, train)); err != nil {
 			return nil, err
 		}
-		defer b.MustDrop()
 	}
-	out, err := ts.Cat([]*ts.Tensor{a, b}, 1)
+	out, err := s.Track(ts.Cat([]*ts.Tensor{a, b}, 1))
 	if err != nil {
 		return nil, err
 	}
@@ -63,26 +63,27 @@ func (u *shuffleUnit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
 }
 
 // shuffleChannels mirrors torchvision's shufflenetv2.channel_shuffle (view as
-// [N, groups, C/groups, H, W], transpose 1 and 2, contiguous, view back). It consumes x.
+// [N, groups, C/groups, H, W], transpose 1 and 2, contiguous, view back).
 func shuffleChannels(x *ts.Tensor, groups int64) (*ts.Tensor, error) {
-	s, err := x.Size()
-	if err != nil {
-		x.MustDrop()
-		return nil, err
-	}
-	v, err := x.View([]int64{s[0], groups, s[1] / groups, s[2], s[3]}, true)
+	size, err := x.Size()
 	if err != nil {
 		return nil, err
 	}
-	t, err := v.Transpose(1, 2, true)
+	var s own.Scope
+	defer s.Free()
+	v, err := s.Track(x.View([]int64{size[0], groups, size[1] / groups, size[2], size[3]}, false))
 	if err != nil {
 		return nil, err
 	}
-	c, err := t.Contiguous(true)
+	t, err := s.Track(v.Transpose(1, 2, false))
 	if err != nil {
 		return nil, err
 	}
-	return c.View(s, true)
+	c, err := s.Track(t.Contiguous(false))
+	if err != nil {
+		return nil, err
+	}
+	return c.View(size, false)
 }
 
 // newShuffleNetV2 mirrors torchvision.models.ShuffleNetV2.__init__ and _forward_impl:

@@ -161,7 +161,8 @@ func (p Path) BufferInt64(name string, shape []int64) *ts.Tensor {
 		// gotch cannot pass an empty size to libtorch; squeeze a [1] instead.
 		var one *ts.Tensor
 		if one, err = ts.Zeros([]int64{1}, gotch.Int64, gotch.CPU); err == nil {
-			t, err = one.Squeeze(true)
+			defer one.MustDrop()
+			t, err = one.Squeeze(false)
 		}
 	} else {
 		t, err = ts.Zeros(shape, gotch.Int64, gotch.CPU)
@@ -277,5 +278,6 @@ func TensorFrom(data any, shape []int64) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return one.Squeeze(true)
+	defer one.MustDrop()
+	return one.Squeeze(false)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/own"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -140,21 +141,21 @@ func swinShiftMask(pH, pW, w, sH, sW int64) []float32 {
 
 // ForwardT is torchvision's shifted_window_attention on x [B, H, W, C] (dropouts are 0).
 func (a *swinAttention) ForwardT(input *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	s, err := input.Size()
+	var s own.Scope
+	defer s.Free()
+	size, err := input.Size()
 	if err != nil {
 		return nil, err
 	}
-	if len(s) != 4 {
-		return nil, fmt.Errorf("window attention expects [B, H, W, C], got %s", describeShape(s))
+	if len(size) != 4 {
+		return nil, fmt.Errorf("window attention expects [B, H, W, C], got %s", describeShape(size))
 	}
-	B, H, W, C := s[0], s[1], s[2], s[3]
+	B, H, W, C := size[0], size[1], size[2], size[3]
 	w := int64(swinWindow)
 	padR, padB := (w-W%w)%w, (w-H%w)%w
 	x := input
 	if padR > 0 || padB > 0 {
-		if x, err = bag.track(input.ConstantPadNd([]int64{0, 0, 0, padR, 0, padB}, false)); err != nil {
+		if x, err = s.Track(input.ConstantPadNd([]int64{0, 0, 0, padR, 0, padB}, false)); err != nil {
 			return nil, err
 		}
 	}
@@ -168,104 +169,104 @@ func (a *swinAttention) ForwardT(input *ts.Tensor, train bool) (*ts.Tensor, erro
 	}
 	shifted := sH+sW > 0
 	if shifted {
-		if x, err = bag.track(x.Roll([]int64{-sH, -sW}, []int64{1, 2}, false)); err != nil {
+		if x, err = s.Track(x.Roll([]int64{-sH, -sW}, []int64{1, 2}, false)); err != nil {
 			return nil, err
 		}
 	}
 	nWin, n := (pH/w)*(pW/w), w*w
-	if x, err = bag.track(x.Reshape([]int64{B, pH / w, w, pW / w, w, C}, false)); err != nil {
+	if x, err = s.Track(x.Reshape([]int64{B, pH / w, w, pW / w, w, C}, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Permute([]int64{0, 1, 3, 2, 4, 5}, false)); err != nil {
+	if x, err = s.Track(x.Permute([]int64{0, 1, 3, 2, 4, 5}, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Reshape([]int64{B * nWin, n, C}, false)); err != nil {
+	if x, err = s.Track(x.Reshape([]int64{B * nWin, n, C}, false)); err != nil {
 		return nil, err
 	}
-	qkv, err := bag.track(a.qkv.ForwardT(x, train))
+	qkv, err := s.Track(a.qkv.ForwardT(x, train))
 	if err != nil {
 		return nil, err
 	}
 	hd := C / a.heads
-	if qkv, err = bag.track(qkv.Reshape([]int64{B * nWin, n, 3, a.heads, hd}, false)); err != nil {
+	if qkv, err = s.Track(qkv.Reshape([]int64{B * nWin, n, 3, a.heads, hd}, false)); err != nil {
 		return nil, err
 	}
-	if qkv, err = bag.track(qkv.Permute([]int64{2, 0, 3, 1, 4}, false)); err != nil {
+	if qkv, err = s.Track(qkv.Permute([]int64{2, 0, 3, 1, 4}, false)); err != nil {
 		return nil, err
 	}
 	var q, k, v *ts.Tensor
 	for i, dst := range []**ts.Tensor{&q, &k, &v} {
-		if *dst, err = bag.track(qkv.Select(0, int64(i), false)); err != nil {
+		if *dst, err = s.Track(qkv.Select(0, int64(i), false)); err != nil {
 			return nil, err
 		}
 	}
-	if q, err = bag.track(q.MulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), false)); err != nil {
+	if q, err = s.Track(q.MulScalar(ts.FloatScalar(math.Pow(float64(hd), -0.5)), false)); err != nil {
 		return nil, err
 	}
-	kt, err := bag.track(k.Transpose(-2, -1, false))
+	kt, err := s.Track(k.Transpose(-2, -1, false))
 	if err != nil {
 		return nil, err
 	}
-	attn, err := bag.track(q.Matmul(kt, false))
+	attn, err := s.Track(q.Matmul(kt, false))
 	if err != nil {
 		return nil, err
 	}
-	bias, err := bag.track(a.relativePositionBias(n))
+	bias, err := s.Track(a.relativePositionBias(n))
 	if err != nil {
 		return nil, err
 	}
-	if attn, err = bag.track(attn.Add(bias, false)); err != nil {
+	if attn, err = s.Track(attn.Add(bias, false)); err != nil {
 		return nil, err
 	}
 	if shifted {
-		mask, err := bag.track(swinMaskTensor(swinShiftMask(pH, pW, w, sH, sW), []int64{1, nWin, 1, n, n}, x))
+		mask, err := s.Track(swinMaskTensor(swinShiftMask(pH, pW, w, sH, sW), []int64{1, nWin, 1, n, n}, x))
 		if err != nil {
 			return nil, err
 		}
-		if attn, err = bag.track(attn.Reshape([]int64{B, nWin, a.heads, n, n}, false)); err != nil {
+		if attn, err = s.Track(attn.Reshape([]int64{B, nWin, a.heads, n, n}, false)); err != nil {
 			return nil, err
 		}
-		if attn, err = bag.track(attn.Add(mask, false)); err != nil {
+		if attn, err = s.Track(attn.Add(mask, false)); err != nil {
 			return nil, err
 		}
-		if attn, err = bag.track(attn.Reshape([]int64{-1, a.heads, n, n}, false)); err != nil {
+		if attn, err = s.Track(attn.Reshape([]int64{-1, a.heads, n, n}, false)); err != nil {
 			return nil, err
 		}
 	}
-	if attn, err = bag.track(attn.Softmax(-1, attn.DType(), false)); err != nil {
+	if attn, err = s.Track(attn.Softmax(-1, attn.DType(), false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(attn.Matmul(v, false)); err != nil {
+	if x, err = s.Track(attn.Matmul(v, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Transpose(1, 2, false)); err != nil {
+	if x, err = s.Track(x.Transpose(1, 2, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Reshape([]int64{B * nWin, n, C}, false)); err != nil {
+	if x, err = s.Track(x.Reshape([]int64{B * nWin, n, C}, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(a.proj.ForwardT(x, train)); err != nil {
+	if x, err = s.Track(a.proj.ForwardT(x, train)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Reshape([]int64{B, pH / w, pW / w, w, w, C}, false)); err != nil {
+	if x, err = s.Track(x.Reshape([]int64{B, pH / w, pW / w, w, w, C}, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Permute([]int64{0, 1, 3, 2, 4, 5}, false)); err != nil {
+	if x, err = s.Track(x.Permute([]int64{0, 1, 3, 2, 4, 5}, false)); err != nil {
 		return nil, err
 	}
-	if x, err = bag.track(x.Reshape([]int64{B, pH, pW, C}, false)); err != nil {
+	if x, err = s.Track(x.Reshape([]int64{B, pH, pW, C}, false)); err != nil {
 		return nil, err
 	}
 	if shifted {
-		if x, err = bag.track(x.Roll([]int64{sH, sW}, []int64{1, 2}, false)); err != nil {
+		if x, err = s.Track(x.Roll([]int64{sH, sW}, []int64{1, 2}, false)); err != nil {
 			return nil, err
 		}
 	}
 	if padR > 0 || padB > 0 {
-		if x, err = bag.track(x.Slice(1, []int64{0}, []int64{H}, 1, false)); err != nil {
+		if x, err = s.Track(x.Slice(1, []int64{0}, []int64{H}, 1, false)); err != nil {
 			return nil, err
 		}
-		if x, err = bag.track(x.Slice(2, []int64{0}, []int64{W}, 1, false)); err != nil {
+		if x, err = s.Track(x.Slice(2, []int64{0}, []int64{W}, 1, false)); err != nil {
 			return nil, err
 		}
 	}
@@ -274,19 +275,19 @@ func (a *swinAttention) ForwardT(input *ts.Tensor, train bool) (*ts.Tensor, erro
 
 // relativePositionBias is _get_relative_position_bias: table[index] as [1, heads, n, n].
 func (a *swinAttention) relativePositionBias(n int64) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	b, err := bag.track(a.table.IndexSelect(0, a.index, false))
+	var s own.Scope
+	defer s.Free()
+	b, err := s.Track(a.table.IndexSelect(0, a.index, false))
 	if err != nil {
 		return nil, err
 	}
-	if b, err = bag.track(b.View([]int64{n, n, -1}, false)); err != nil {
+	if b, err = s.Track(b.View([]int64{n, n, -1}, false)); err != nil {
 		return nil, err
 	}
-	if b, err = bag.track(b.Permute([]int64{2, 0, 1}, false)); err != nil {
+	if b, err = s.Track(b.Permute([]int64{2, 0, 1}, false)); err != nil {
 		return nil, err
 	}
-	if b, err = bag.track(b.Contiguous(false)); err != nil {
+	if b, err = s.Track(b.Contiguous(false)); err != nil {
 		return nil, err
 	}
 	return b.Unsqueeze(0, false)
@@ -294,19 +295,19 @@ func (a *swinAttention) relativePositionBias(n int64) (*ts.Tensor, error) {
 
 // swinMaskTensor makes the mask a tensor of like's dtype and device (x.new_zeros in torchvision).
 func swinMaskTensor(data []float32, shape []int64, like *ts.Tensor) (*ts.Tensor, error) {
+	dev, err := like.Device()
+	if err != nil {
+		return nil, err
+	}
+	if like.DType() == gotch.Float && dev == gotch.CPU {
+		return TensorFrom(data, shape)
+	}
 	m, err := TensorFrom(data, shape)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := like.Device()
-	if err != nil {
-		m.MustDrop()
-		return nil, err
-	}
-	if like.DType() == gotch.Float && dev == gotch.CPU {
-		return m, nil
-	}
-	return m.ToDtypeLayout(like.DType(), dev, false, false, true)
+	defer m.MustDrop()
+	return m.ToDtypeLayout(like.DType(), dev, false, false, false)
 }
 
 // swinBlock mirrors SwinTransformerBlock: x + sd(attn(norm1(x))), then x + sd(mlp(norm2(x))).
@@ -318,23 +319,23 @@ type swinBlock struct {
 }
 
 func (b *swinBlock) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	y, err := bag.track(b.norm1.ForwardT(x, train))
+	var s own.Scope
+	defer s.Free()
+	y, err := s.Track(b.norm1.ForwardT(x, train))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.attn.ForwardT(y, train)); err != nil {
+	if y, err = s.Track(b.attn.ForwardT(y, train)); err != nil {
 		return nil, err
 	}
-	h, err := bag.track(residualAdd(y, x, b.sdProb, train))
+	h, err := s.Track(residualAdd(y, x, b.sdProb, train))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.norm2.ForwardT(h, train)); err != nil {
+	if y, err = s.Track(b.norm2.ForwardT(h, train)); err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.mlp.ForwardT(y, train)); err != nil {
+	if y, err = s.Track(b.mlp.ForwardT(y, train)); err != nil {
 		return nil, err
 	}
 	return residualAdd(y, h, b.sdProb, train)
@@ -348,35 +349,35 @@ type swinMerge struct {
 }
 
 func (m *swinMerge) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	s, err := x.Size()
+	var s own.Scope
+	defer s.Free()
+	size, err := x.Size()
 	if err != nil {
 		return nil, err
 	}
-	H, W := s[len(s)-3], s[len(s)-2]
+	H, W := size[len(size)-3], size[len(size)-2]
 	if H%2 != 0 || W%2 != 0 {
-		if x, err = bag.track(x.ConstantPadNd([]int64{0, 0, 0, W % 2, 0, H % 2}, false)); err != nil {
+		if x, err = s.Track(x.ConstantPadNd([]int64{0, 0, 0, W % 2, 0, H % 2}, false)); err != nil {
 			return nil, err
 		}
 		H, W = H+H%2, W+W%2
 	}
 	var parts []*ts.Tensor
 	for _, o := range [][2]int64{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-		r, err := bag.track(x.Slice(-3, []int64{o[0]}, []int64{H}, 2, false))
+		r, err := s.Track(x.Slice(-3, []int64{o[0]}, []int64{H}, 2, false))
 		if err != nil {
 			return nil, err
 		}
-		if r, err = bag.track(r.Slice(-2, []int64{o[1]}, []int64{W}, 2, false)); err != nil {
+		if r, err = s.Track(r.Slice(-2, []int64{o[1]}, []int64{W}, 2, false)); err != nil {
 			return nil, err
 		}
 		parts = append(parts, r)
 	}
-	y, err := bag.track(ts.Cat(parts, -1))
+	y, err := s.Track(ts.Cat(parts, -1))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(m.norm.ForwardT(y, train)); err != nil {
+	if y, err = s.Track(m.norm.ForwardT(y, train)); err != nil {
 		return nil, err
 	}
 	return m.reduction.ForwardT(y, train)

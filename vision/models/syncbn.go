@@ -6,6 +6,7 @@ import (
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/own"
 	"github.com/drgrade/drgrade/internal/torchext"
 )
 
@@ -34,8 +35,8 @@ func ConvertSyncBatchNorm(m Model, sum SumAcrossRanks) int {
 //	y = (x − mean) / √(var + eps) · weight + bias,
 //	running_mean ← (1 − m)·running_mean + m·mean, running_var ← (1 − m)·running_var + m·var·n/(n − 1).
 func (b *BatchNorm2d) syncForward(x *ts.Tensor) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
+	var s own.Scope
+	defer s.Free()
 	size, err := x.Size()
 	if err != nil {
 		return nil, err
@@ -45,7 +46,7 @@ func (b *BatchNorm2d) syncForward(x *ts.Tensor) (*ts.Tensor, error) {
 	}
 	c := size[1]
 	dims := []int64{0, 2, 3}
-	xf, err := bag.track(x.ToDtype(gotch.Float, false, false, false)) // statistics in float32, as SyncBatchNorm's
+	xf, err := s.Track(x.ToDtype(gotch.Float, false, false, false)) // statistics in float32, as SyncBatchNorm's
 	if err != nil {
 		return nil, err
 	}
@@ -53,83 +54,83 @@ func (b *BatchNorm2d) syncForward(x *ts.Tensor) (*ts.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	count, err := bag.track(ts.Full([]int64{1}, ts.FloatScalar(float64(size[0]*size[2]*size[3])), gotch.Float, dev))
+	count, err := s.Track(ts.Full([]int64{1}, ts.FloatScalar(float64(size[0]*size[2]*size[3])), gotch.Float, dev))
 	if err != nil {
 		return nil, err
 	}
-	s1, err := bag.track(xf.SumDimIntlist(dims, false, gotch.Float, false))
+	s1, err := s.Track(xf.SumDimIntlist(dims, false, gotch.Float, false))
 	if err != nil {
 		return nil, err
 	}
-	packed, err := bag.track(ts.Cat([]*ts.Tensor{s1, count}, 0))
+	packed, err := s.Track(ts.Cat([]*ts.Tensor{s1, count}, 0))
 	if err != nil {
 		return nil, err
 	}
-	total, err := bag.track(b.sync(packed))
+	total, err := s.Track(b.sync(packed))
 	if err != nil {
 		return nil, fmt.Errorf("sync batch_norm: %w", err)
 	}
-	sums, err := bag.track(total.Narrow(0, 0, c, false))
+	sums, err := s.Track(total.Narrow(0, 0, c, false))
 	if err != nil {
 		return nil, err
 	}
-	n, err := bag.track(total.Narrow(0, c, 1, false))
+	n, err := s.Track(total.Narrow(0, c, 1, false))
 	if err != nil {
 		return nil, err
 	}
-	mean, err := bag.track(sums.Div(n, false))
+	mean, err := s.Track(sums.Div(n, false))
 	if err != nil {
 		return nil, err
 	}
-	mean4, err := bag.track(mean.View([]int64{1, c, 1, 1}, false))
+	mean4, err := s.Track(mean.View([]int64{1, c, 1, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	xc, err := bag.track(xf.Sub(mean4, false))
+	xc, err := s.Track(xf.Sub(mean4, false))
 	if err != nil {
 		return nil, err
 	}
-	sq, err := bag.track(xc.Mul(xc, false))
+	sq, err := s.Track(xc.Mul(xc, false))
 	if err != nil {
 		return nil, err
 	}
-	s2, err := bag.track(sq.SumDimIntlist(dims, false, gotch.Float, false))
+	s2, err := s.Track(sq.SumDimIntlist(dims, false, gotch.Float, false))
 	if err != nil {
 		return nil, err
 	}
-	s2all, err := bag.track(b.sync(s2))
+	s2all, err := s.Track(b.sync(s2))
 	if err != nil {
 		return nil, fmt.Errorf("sync batch_norm: %w", err)
 	}
-	variance, err := bag.track(s2all.Div(n, false))
+	variance, err := s.Track(s2all.Div(n, false))
 	if err != nil {
 		return nil, err
 	}
-	ve, err := bag.track(variance.AddScalar(ts.FloatScalar(b.Eps), false))
+	ve, err := s.Track(variance.AddScalar(ts.FloatScalar(b.Eps), false))
 	if err != nil {
 		return nil, err
 	}
-	invstd, err := bag.track(ve.Rsqrt(false))
+	invstd, err := s.Track(ve.Rsqrt(false))
 	if err != nil {
 		return nil, err
 	}
-	scale, err := bag.track(invstd.Mul(b.Weight, false))
+	scale, err := s.Track(invstd.Mul(b.Weight, false))
 	if err != nil {
 		return nil, err
 	}
-	scale4, err := bag.track(scale.View([]int64{1, c, 1, 1}, false))
+	scale4, err := s.Track(scale.View([]int64{1, c, 1, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	bias4, err := bag.track(b.Bias.View([]int64{1, c, 1, 1}, false))
+	bias4, err := s.Track(b.Bias.View([]int64{1, c, 1, 1}, false))
 	if err != nil {
 		return nil, err
 	}
-	scaled, err := bag.track(xc.Mul(scale4, false))
+	scaled, err := s.Track(xc.Mul(scale4, false))
 	if err != nil {
 		return nil, err
 	}
-	y, err := bag.track(scaled.Add(bias4, false))
+	y, err := s.Track(scaled.Add(bias4, false))
 	if err != nil {
 		return nil, err
 	}
@@ -143,17 +144,17 @@ func (b *BatchNorm2d) syncForward(x *ts.Tensor) (*ts.Tensor, error) {
 // unbiased variance over all n values, as batch_norm_gather_stats_with_counts does.
 func (b *BatchNorm2d) updateRunning(mean, variance, n *ts.Tensor) error {
 	defer torchext.NoGrad()()
-	var bag modBag
-	defer bag.free()
-	nm1, err := bag.track(n.SubScalar(ts.FloatScalar(1), false))
+	var s own.Scope
+	defer s.Free()
+	nm1, err := s.Track(n.SubScalar(ts.FloatScalar(1), false))
 	if err != nil {
 		return err
 	}
-	ratio, err := bag.track(n.Div(nm1, false))
+	ratio, err := s.Track(n.Div(nm1, false))
 	if err != nil {
 		return err
 	}
-	unbiased, err := bag.track(variance.Mul(ratio, false))
+	unbiased, err := s.Track(variance.Mul(ratio, false))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/drgrade/drgrade/internal/own"
 )
 
 // Vision Transformer family, mirroring torchvision.models.vision_transformer (class token,
@@ -34,40 +36,40 @@ type vitAttention struct {
 }
 
 func (a *vitAttention) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	s, err := x.Size()
+	var s own.Scope
+	defer s.Free()
+	size, err := x.Size()
 	if err != nil {
 		return nil, err
 	}
-	n, l, e := s[0], s[1], s[2]
+	n, l, e := size[0], size[1], size[2]
 	d := e / a.heads
-	qkv, err := bag.track(ts.Linear(x, a.inW, a.inB))
+	qkv, err := s.Track(ts.Linear(x, a.inW, a.inB))
 	if err != nil {
 		return nil, err
 	}
 	// [N, L, 3E] -> [3, N, heads, L, head_dim]
-	if qkv, err = bag.track(qkv.View([]int64{n, l, 3, a.heads, d}, false)); err != nil {
+	if qkv, err = s.Track(qkv.View([]int64{n, l, 3, a.heads, d}, false)); err != nil {
 		return nil, err
 	}
-	if qkv, err = bag.track(qkv.Permute([]int64{2, 0, 3, 1, 4}, false)); err != nil {
+	if qkv, err = s.Track(qkv.Permute([]int64{2, 0, 3, 1, 4}, false)); err != nil {
 		return nil, err
 	}
 	var qkvs [3]*ts.Tensor
 	for i := range qkvs {
-		if qkvs[i], err = bag.track(qkv.Select(0, int64(i), false)); err != nil {
+		if qkvs[i], err = s.Track(qkv.Select(0, int64(i), false)); err != nil {
 			return nil, err
 		}
 	}
-	y, err := bag.track(sdpaMath(qkvs[0], qkvs[1], qkvs[2]))
+	y, err := s.Track(sdpaMath(qkvs[0], qkvs[1], qkvs[2]))
 	if err != nil {
-		return nil, fmt.Errorf("self-attention on input %s: %w", describeShape(s), err)
+		return nil, fmt.Errorf("self-attention on input %s: %w", describeShape(size), err)
 	}
 	// [N, heads, L, head_dim] -> [N, L, E]
-	if y, err = bag.track(y.Transpose(1, 2, false)); err != nil {
+	if y, err = s.Track(y.Transpose(1, 2, false)); err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(y.Reshape([]int64{n, l, e}, false)); err != nil {
+	if y, err = s.Track(y.Reshape([]int64{n, l, e}, false)); err != nil {
 		return nil, err
 	}
 	return a.out.ForwardT(y, train)
@@ -81,23 +83,23 @@ type vitBlock struct {
 }
 
 func (b *vitBlock) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	y, err := bag.track(b.ln1.ForwardT(x, train))
+	var s own.Scope
+	defer s.Free()
+	y, err := s.Track(b.ln1.ForwardT(x, train))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.attn.ForwardT(y, train)); err != nil {
+	if y, err = s.Track(b.attn.ForwardT(y, train)); err != nil {
 		return nil, err
 	}
-	h, err := bag.track(y.Add(x, false))
+	h, err := s.Track(y.Add(x, false))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.ln2.ForwardT(h, train)); err != nil {
+	if y, err = s.Track(b.ln2.ForwardT(h, train)); err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(b.mlp.ForwardT(y, train)); err != nil {
+	if y, err = s.Track(b.mlp.ForwardT(y, train)); err != nil {
 		return nil, err
 	}
 	return h.Add(y, false)
@@ -114,46 +116,47 @@ type vit struct {
 }
 
 // ForwardT mirrors VisionTransformer.forward: patchify, prepend the class token, add the
-// position embedding, encode, and classify the class token.
+// position embedding, encode, and classify the class token. The stages form a Sequential, so
+// only the current one is alive while the encoder runs.
 func (v *vit) ForwardT(x *ts.Tensor, train bool) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	s, err := x.Size()
+	return Sequential{LayerFunc(v.embed), v.blocks, v.ln, vitClassToken, v.head}.ForwardT(x, train)
+}
+
+// vitClassToken is x[:, 0], the class token of each sample.
+var vitClassToken = LayerFunc(func(x *ts.Tensor, _ bool) (*ts.Tensor, error) { return x.Select(1, 0, false) })
+
+// embed is VisionTransformer._process_input followed by the class token and the position
+// embedding: the encoder's input, [N, 1+h·w, hidden].
+func (v *vit) embed(x *ts.Tensor, train bool) (*ts.Tensor, error) {
+	size, err := x.Size()
 	if err != nil {
 		return nil, err
 	}
-	n := s[0]
-	y, err := bag.track(v.convProj.ForwardT(x, train))
+	n := size[0]
+	var s own.Scope // the class token, expanded over the batch
+	defer s.Free()
+	cls, err := s.Track(v.classToken.Expand([]int64{n, -1, -1}, false, false))
 	if err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(y.Reshape([]int64{n, v.hidden, -1}, false)); err != nil {
+	c := own.NewChain(x)
+	defer c.Free()
+	if err := c.Next(v.convProj.ForwardT(x, train)); err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(y.Permute([]int64{0, 2, 1}, false)); err != nil {
+	if err := c.Next(c.Cur().Reshape([]int64{n, v.hidden, -1}, false)); err != nil {
 		return nil, err
 	}
-	cls, err := bag.track(v.classToken.Expand([]int64{n, -1, -1}, false, false))
-	if err != nil {
+	if err := c.Next(c.Cur().Permute([]int64{0, 2, 1}, false)); err != nil {
 		return nil, err
 	}
-	if y, err = bag.track(ts.Cat([]*ts.Tensor{cls, y}, 1)); err != nil {
+	if err := c.Next(ts.Cat([]*ts.Tensor{cls, c.Cur()}, 1)); err != nil {
 		return nil, err
 	}
-	tokens := y
-	if y, err = bag.track(tokens.Add(v.posEmbed, false)); err != nil {
-		return nil, fmt.Errorf("adding the position embedding %s to tokens %s: %w", describeShape(v.posEmbed.MustSize()), describeShape(tokens.MustSize()), err)
+	if err := c.Next(c.Cur().Add(v.posEmbed, false)); err != nil {
+		return nil, fmt.Errorf("adding the position embedding %s to tokens %s: %w", describeShape(v.posEmbed.MustSize()), describeShape(c.Cur().MustSize()), err)
 	}
-	if y, err = bag.track(v.blocks.ForwardT(y, train)); err != nil {
-		return nil, err
-	}
-	if y, err = bag.track(v.ln.ForwardT(y, train)); err != nil {
-		return nil, err
-	}
-	if y, err = bag.track(y.Select(1, 0, false)); err != nil {
-		return nil, err
-	}
-	return v.head.ForwardT(y, train)
+	return c.Result()
 }
 
 // newViT mirrors torchvision.models.vision_transformer.VisionTransformer.__init__ (no
@@ -198,29 +201,29 @@ func newViT(name string, patch, layers, heads, hidden, mlp int64, numClasses int
 // F.scaled_dot_product_attention computes): q and kᵀ each scaled by head_dim^-1/4, softmax over
 // the keys, then the weighted sum of v. (gotch cannot pass None for SDPA's optional mask.)
 func sdpaMath(q, k, v *ts.Tensor) (*ts.Tensor, error) {
-	var bag modBag
-	defer bag.free()
-	s, err := q.Size()
+	var s own.Scope
+	defer s.Free()
+	size, err := q.Size()
 	if err != nil {
 		return nil, err
 	}
-	sf := ts.FloatScalar(math.Sqrt(1 / math.Sqrt(float64(s[len(s)-1]))))
-	qs, err := bag.track(q.MulScalar(sf, false))
+	sf := ts.FloatScalar(math.Sqrt(1 / math.Sqrt(float64(size[len(size)-1]))))
+	qs, err := s.Track(q.MulScalar(sf, false))
 	if err != nil {
 		return nil, err
 	}
-	kt, err := bag.track(k.Transpose(-2, -1, false))
+	kt, err := s.Track(k.Transpose(-2, -1, false))
 	if err != nil {
 		return nil, err
 	}
-	if kt, err = bag.track(kt.MulScalar(sf, false)); err != nil {
+	if kt, err = s.Track(kt.MulScalar(sf, false)); err != nil {
 		return nil, err
 	}
-	attn, err := bag.track(qs.Matmul(kt, false))
+	attn, err := s.Track(qs.Matmul(kt, false))
 	if err != nil {
 		return nil, err
 	}
-	if attn, err = bag.track(attn.Softmax(-1, attn.DType(), false)); err != nil {
+	if attn, err = s.Track(attn.Softmax(-1, attn.DType(), false)); err != nil {
 		return nil, err
 	}
 	return attn.Matmul(v, false)
