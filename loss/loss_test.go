@@ -87,7 +87,9 @@ func TestParityLosses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", tc.Tag, err)
 			}
-			// 1e-6 relative: the bound; both sides compute in float32 with the same ops.
+			// 1e-6 relative: both sides compute in float32 with the same libtorch ops: measured
+			// 0, bit-identical, over every case, goldens and live. 1e-6 (8 float32 ulps) is room
+			// for another build's reduction order over the batch.
 			if e := relErr(l.Float64Values()[0], tc.Loss); e > 1e-6 {
 				t.Errorf("%s: loss %.9g, PyTorch %.9g (rel err %.2g)", tc.Tag, l.Float64Values()[0], tc.Loss, e)
 			}

@@ -91,11 +91,12 @@ func readGoldenPreds(t *testing.T, path string) map[string]goldenPred {
 
 // TestParityEvalCheckpoint: `drgrade eval` (EvalCheckpoint) against torchvision's evaluation of
 // the same committed checkpoint (evalCheckpoint) on the same 200-image synthetic val split at
-// 64 px, with and without hflip TTA: ≥ 99.5% identical argmax (the issue's floor), softmax
-// within 1e-4, and drgrade's metrics equal to sklearn's formulas on drgrade's own predictions
-// (sklearnMetrics, itself checked against sklearn's numbers on PyTorch's predictions), whether
-// or not every prediction agrees. The PyTorch-written {'model': ...} checkpoint and the same
-// weights as a drgrade DDR.pth must give the very same probabilities, always.
+// 64 px, with and without hflip TTA: ≥ 99.5% identical argmax and softmax within 1e-4
+// (measured 100% and 0, goldens and live; reasons below), and drgrade's metrics equal to
+// sklearn's formulas on drgrade's own predictions (sklearnMetrics, itself checked against
+// sklearn's numbers on PyTorch's predictions), whether or not every prediction agrees. The
+// PyTorch-written {'model': ...} checkpoint and the same weights as a drgrade DDR.pth must give
+// the very same probabilities, always.
 func TestParityEvalCheckpoint(t *testing.T) {
 	_, err := os.Stat(evalCheckpoint)
 	remake := err != nil && pyoracle.Mode() == "update"
@@ -203,11 +204,13 @@ func TestParityEvalCheckpoint(t *testing.T) {
 			if len(classes) < 3 {
 				t.Errorf("torchvision predicts only %d classes: the fixture does not exercise the argmax", len(classes))
 			}
-			if frac < 0.995 { // the issue's floor
+			if frac < 0.995 { // measured 100%; one image in 200 may flip on a near-tie in another build
 				t.Errorf("identical argmax %.2f%% < 99.5%%", 100*frac)
 			}
 			// Same JPEG decode (libjpeg-turbo, Pillow's settings) and transforms (≤ 1/255 before
-			// Normalize, issue 3), the same libtorch kernels: 1e-4 is the issue's bound.
+			// Normalize, issue 3), the same libtorch kernels in float32: measured 0, bit-identical
+			// probabilities with and without TTA, goldens and live. 1e-4 is room for another
+			// build's summation order and a pixel off by 1/255.
 			if maxDiff > 1e-4 {
 				t.Errorf("max |Δprob| %.3g > 1e-4", maxDiff)
 			}

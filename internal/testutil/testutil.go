@@ -32,18 +32,20 @@ func RSS(t testing.TB) int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// InMemoryTestParent re-runs the test named name in a child process with glibc's mmap threshold
-// fixed (GLIBC_TUNABLES) and reports true in the parent, which must then return. With glibc's
-// default dynamic threshold, freed tensor buffers of a few hundred KB stay in the heap and RSS
-// wanders by several percent between iterations of a loop whose live tensor count is constant
-// (measured: +3.5% over 200 resnet50 forwards, CI 2026-11-30); with a fixed threshold they go
-// back to the system at once and RSS tracks live memory.
+// InMemoryTestParent re-runs the test named name (a subtest's t.Name() too) in a child process
+// with glibc's mmap threshold fixed (GLIBC_TUNABLES) and reports true in the parent, which must
+// then return. With glibc's default dynamic threshold, freed tensor buffers of a few hundred KB
+// stay in the heap and RSS wanders by several percent between iterations of a loop whose live
+// tensor count is constant (measured: +3.5% over 200 resnet50 forwards, CI 2026-11-30); with a
+// fixed threshold they go back to the system at once and RSS tracks live memory.
 func InMemoryTestParent(t *testing.T, name string) bool {
 	t.Helper()
 	if os.Getenv("DRGRADE_MEMTEST_CHILD") != "" {
 		return false
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout=40m")
+	// Each element of a subtest's name (t.Name(): "TestX/sub") is anchored on its own.
+	run := "^" + strings.Join(strings.Split(name, "/"), "$/^") + "$"
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.v", "-test.count=1", "-test.timeout=40m")
 	if testing.Short() {
 		cmd.Args = append(cmd.Args, "-test.short")
 	}

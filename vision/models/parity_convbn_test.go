@@ -87,8 +87,13 @@ func TestParityConvBN(t *testing.T) {
 		x := readNpyTensor(t, filepath.Join(dir, "x.npy"))
 		defer x.MustDrop()
 
-		// 1e-5 relative: the bound; float32 conv accumulation order differs between
-		// builds only in the last bits (measured ~1e-7 here).
+		// 1e-5 relative: float32 on both sides, and drgrade's conv2d and batch_norm call the
+		// same libtorch 2.1 CPU kernels as PyTorch: measured 0 (bit-identical) for both
+		// outputs and the three buffers, goldens and live. Another build (another BLAS, other
+		// vector widths) may accumulate the 27-term convolutions and the batch statistics in
+		// another order, which moves float32 results by a few ulps (1e-7 each): 1e-5 leaves
+		// that room, while momentum 0.2 moves running_mean by 0.14 and a biased batch
+		// variance (n = 180) moves running_var by 1.2e-4 (computed from these goldens).
 		const tol = 1e-5
 		for _, tc := range []struct {
 			name  string
@@ -99,17 +104,19 @@ func TestParityConvBN(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := readNpyTensor(t, filepath.Join(dir, tc.name+".npy"))
-			if d := maxRelDiff(t, y, want); d > tol {
+			d := maxRelDiff(t, y, want)
+			t.Logf("%s: max rel diff %.3g", tc.name, d)
+			if d > tol {
 				t.Errorf("%s: max rel diff %.3g > %g", tc.name, d, tol)
-			} else {
-				t.Logf("%s: max rel diff %.3g", tc.name, d)
 			}
 			y.MustDrop()
 			want.MustDrop()
 		}
 		for _, k := range []string{"running_mean", "running_var", "num_batches_tracked"} {
 			want := readNpyTensor(t, filepath.Join(dir, "after_train_bn."+k+".npy"))
-			if d := maxRelDiff(t, sd.Get("bn."+k).Tensor, want); d > tol {
+			d := maxRelDiff(t, sd.Get("bn."+k).Tensor, want)
+			t.Logf("bn.%s after a train-mode forward: max rel diff %.3g", k, d)
+			if d > tol {
 				t.Errorf("bn.%s after a train-mode forward: max rel diff %.3g > %g", k, d, tol)
 			}
 			want.MustDrop()
