@@ -21,11 +21,15 @@ endif
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
 .PHONY: bench-forward bench-go
-.PHONY: cuda-variants mutants browser
+.PHONY: cuda-variants mutants browser retina
 
 # Headless Chromium for the browser tests (trainer/report), installed when missing.
 browser:
 	@./scripts/chromium.sh
+
+# The real fundus photo the tests use (skimage/data/retina.jpg, CC0), fetched once into the cache.
+retina:
+	@./scripts/retina.sh
 
 all: build
 
@@ -39,7 +43,7 @@ build: setup
 # go test compares against the committed goldens; `make parity` compares live against PyTorch.
 # Every skip must be on .ci/skips-test.txt (scripts/skipcheck reads go test -json): a test that
 # quietly skips is a failure, not a pass.
-test: setup browser
+test: setup browser retina
 	$(GO) vet ./...
 	set -o pipefail; $(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./scripts/skipcheck -allow .ci/skips-test.txt
 	$(GO) test -count=1 -race ./vision/loader/ ./trainer/metrics/ ./trainer/tblog/ ./vision/dataset/ ./trainer/plot/
@@ -49,7 +53,7 @@ pyenv:
 	@./scripts/pyenv.sh
 
 # Re-run every committed generator in the venv and compare drgrade against its live output.
-parity: setup pyenv
+parity: setup pyenv retina
 	set -o pipefail; DRGRADE_PARITY=1 $(GO) test -count=1 -timeout 60m -json -run Parity ./... | $(GO) run ./scripts/skipcheck -allow .ci/skips-parity.txt
 
 # Rewrite the committed goldens from the venv (review the diff before committing).
