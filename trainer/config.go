@@ -3,6 +3,7 @@ package trainer
 import (
 	"fmt"
 	"github.com/drgrade/drgrade/loss"
+	"github.com/drgrade/drgrade/vision/dataset"
 	"math"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Config struct {
 	Device       string  // --device 0 | cpu
 	Weights      string  // --weights model_pth/resnet50-19c8e357.pth ("" = none)
 	UseFocalLoss bool    // --use_focal_loss
+
+	// Data is how data_path is stored: --data_format, --image_col, --label_col, --image_ext (zero: detected).
+	Data dataset.Options
 
 	// drgrade's additions.
 	Output         string  // --output DRresults/DDR5/Resnet_Adam_L2 (tensorboard/ and weights/ below it)

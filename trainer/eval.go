@@ -105,6 +105,9 @@ type EvalConfig struct {
 	Quiet      bool   // no progress bar
 	Device     string // --device: cpu, 0, cuda:0 ("": the CPU)
 
+	// Data is how DataPath is stored: --data_format, --image_col, --label_col, --image_ext (zero: detected).
+	Data dataset.Options
+
 	// DR screening (metrics.Screen): the referable view is grade ≥ ReferableGrade (0: 2);
 	// Bootstrap stratified resamples (0: no intervals) drawn from Seed; Thresholds, a
 	// thresholds.json written by an earlier eval, whose operating points are applied
@@ -153,7 +156,7 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	if err != nil {
 		return nil, err
 	}
-	ds, err := dataset.Load(cfg.DataPath, cfg.Split, cfg.NumClasses)
+	ds, err := cfg.Data.Load(cfg.DataPath, cfg.Split, cfg.NumClasses)
 	if err != nil {
 		return nil, inputErr(err)
 	}

@@ -41,9 +41,9 @@ func Preflight(cfg Config, out io.Writer) error {
 	errs = append(errs, checkDevice(cfg.Device), checkOutput(cfg))
 
 	// Cheap checks first: the label files, class counts, that the files named exist.
-	train, err := dataset.Load(cfg.DataPath, "train", cfg.NumClasses)
+	train, err := cfg.Data.Load(cfg.DataPath, "train", cfg.NumClasses)
 	errs = append(errs, err)
-	val, err := dataset.Load(cfg.DataPath, "val", cfg.NumClasses)
+	val, err := cfg.Data.Load(cfg.DataPath, "val", cfg.NumClasses)
 	errs = append(errs, err)
 	if train != nil {
 		if err := train.CheckNumClasses(); err != nil {

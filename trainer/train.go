@@ -209,11 +209,11 @@ func (s *session) dataTransform() error {
 // loadDatasets is 加载数据集 and the script's check that the data set has num_classes classes.
 func (s *session) loadDatasets() error {
 	var err error
-	if s.trainDataset, err = dataset.Load(s.args.DataPath, "train", s.args.NumClasses); err != nil {
+	if s.trainDataset, err = s.args.Data.Load(s.args.DataPath, "train", s.args.NumClasses); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.out, s.trainDataset.FoundMessage())
-	if s.valDataset, err = dataset.Load(s.args.DataPath, "val", s.args.NumClasses); err != nil {
+	if s.valDataset, err = s.args.Data.Load(s.args.DataPath, "val", s.args.NumClasses); err != nil {
 		return err
 	}
 	fmt.Fprintln(s.out, s.valDataset.FoundMessage())

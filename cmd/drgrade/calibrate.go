@@ -23,6 +23,7 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Model, "model", "resnet", "model name: "+strings.Join(models.Names(), ", "))
 	fs.StringVar(&cfg.Weights, "weights", "", "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}; the temperature is written beside it, to <weights>"+calibrate.Suffix)
 	fs.StringVar(&cfg.DataPath, "data_path", "data/DDR5", "data set folder with <split>/ and <split>.txt")
+	dataFormatFlags(fs, &cfg.Data)
 	fs.StringVar(&cfg.Split, "split", "val", "the held-out split to fit on: val (fitting on test makes its metrics no longer held out)")
 	fs.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
 	fs.IntVar(&cfg.BatchSize, "batch_size", 16, "batch size")

@@ -15,19 +15,24 @@ func runSummary(args []string, stdout, stderr io.Writer) error {
 	dataPath := fs.String("data_path", "data/DDR5", "data set folder with train/, val/ (and test/) and their .txt label files")
 	numClasses := fs.Int("num_classes", 6, "labels must lie in [0, num_classes) (6: the DDR grades including Ungradable)")
 	asJSON := fs.Bool("json", false, "print JSON instead of the table")
+	var format dataset.Options
+	dataFormatFlags(fs, &format)
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	splits := dataset.Splits(*dataPath)
+	splits, err := format.Splits(*dataPath)
+	if err != nil {
+		return usageError{err}
+	}
 	if len(splits) == 0 {
-		return usagef("%s has no train/ + train.txt, val/ + val.txt or test/ + test.txt", *dataPath)
+		return noSplits(*dataPath, format)
 	}
 	var sets []*dataset.Dataset
 	for _, s := range splits {
-		d, err := dataset.Load(*dataPath, s, *numClasses)
+		d, err := format.Load(*dataPath, s, *numClasses)
 		if err != nil {
 			return usageError{err}
 		}

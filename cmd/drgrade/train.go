@@ -51,6 +51,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Tensorboard, "tensorboard", cfg.Tensorboard, "write TensorBoard event files")
 	fs.BoolVar(&cfg.UseAMP, "use_amp", cfg.UseAMP, "mixed precision: on CUDA float16 autocast with a GradScaler (the script's), on the CPU bfloat16 autocast")
 	fs.StringVar(&cfg.DataPath, "data_path", cfg.DataPath, "data set folder with train/, val/, train.txt, val.txt")
+	dataFormatFlags(fs, &cfg.Data)
 	fs.StringVar(&cfg.Model, "model", cfg.Model, "model name: "+strings.Join(models.Names(), ", "))
 	fs.StringVar(&cfg.Device, "device", cfg.Device, "device id (i.e. 0 or 0,1 or cpu; also cuda:0): CUDA when this build has it and a GPU is present, else the CPU; 0,1 trains data-parallel, one process per GPU")
 	fs.BoolVar(&cfg.CuDNNBenchmark, "cudnn_benchmark", cfg.CuDNNBenchmark, "torch.backends.cudnn.benchmark: let cuDNN time its algorithms (faster, not reproducible)")

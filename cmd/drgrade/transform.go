@@ -28,6 +28,8 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 	imgSize := fs.Int("img_size", 224, "crop size; the val resize keeps the 256/224 ratio")
 	grid := fs.Int("grid", 0, "draw this many augmented samples of --data_path's train split into --out")
 	dataPath := fs.String("data_path", "", "data set for --grid")
+	var format dataset.Options
+	dataFormatFlags(fs, &format)
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 		if *dataPath == "" {
 			return usagef("--grid needs --data_path")
 		}
-		return transformGrid(pipe, *dataPath, *grid, *seed, *imgSize, *out, stdout)
+		return transformGrid(pipe, format, *dataPath, *grid, *seed, *imgSize, *out, stdout)
 	}
 	if *in == "" {
 		return usagef("--in is required (or --grid N --data_path P)")
@@ -87,8 +89,8 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 }
 
 // transformGrid draws n augmented training samples (one per image, cycling) in a square grid.
-func transformGrid(pipe *transforms.Pipeline, dataPath string, n int, seed uint64, size int, out string, stdout io.Writer) error {
-	ds, err := dataset.Load(dataPath, "train", 6)
+func transformGrid(pipe *transforms.Pipeline, format dataset.Options, dataPath string, n int, seed uint64, size int, out string, stdout io.Writer) error {
+	ds, err := format.Load(dataPath, "train", 6)
 	if err != nil {
 		return usageError{err}
 	}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -53,16 +52,22 @@ func (k ProblemKind) String() string {
 	return "problem"
 }
 
-// Problem is one thing wrong with a data set, located by file and line (Line 0: the whole file).
+// Problem is one thing wrong with a data set, located by file, line (0: the whole file) and,
+// in CSV files, column (1-based byte offset in the line, as encoding/csv counts; 0: none).
 type Problem struct {
 	File string
 	Line int
+	Col  int
 	Kind ProblemKind
 	Msg  string
 }
 
-// String formats the problem as file:line: message (file: message for Line 0).
+// String formats the problem as file:line: message (file:line:col: in CSV files; file:
+// message for Line 0).
 func (p Problem) String() string {
+	if p.Line > 0 && p.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Msg)
+	}
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
 	}
@@ -132,11 +137,12 @@ func (e *Error) Error() string {
 // Dataset is one split: the images and labels of data_path/<split>.txt.
 type Dataset struct {
 	Split       string   // "train", "val" or "test"
-	Dir         string   // data_path/<split>
-	LabelFile   string   // data_path/<split>.txt
-	Names       []string // image names as listed
+	Format      string   // ddr, csv or folder
+	Dir         string   // data_path/<split> (csv: the image directory)
+	LabelFile   string   // data_path/<split>.txt (csv: the .csv file; folder: the split directory)
+	Names       []string // image names as listed (csv: with the extension found; folder: class/file)
 	Paths       []string // Dir joined with each name (os.path.join semantics)
-	Lines       []int    // the label-file line of each image (1-based), for messages
+	Lines       []int    // the label-file line of each image (1-based; 0 for folder), for messages
 	Labels      []int
 	NumClasses  int   // the num_classes Load checked labels against
 	NumClass    int   // distinct labels present (DR_Grading_Dataset.num_class)
@@ -184,17 +190,20 @@ func Splits(dataPath string) []string {
 	return out
 }
 
-// Load reads split ("train", "val" or "test") of the data set at dataPath and checks it
-// against numClasses (labels must lie in [0, numClasses)). On any problem it returns an
-// *Error listing all of them.
+// Load reads split ("train", "val" or "test") of the data set at dataPath in the DDR layout
+// and checks it against numClasses (labels must lie in [0, numClasses)). On any problem it
+// returns an *Error listing all of them. Options.Load reads the other formats.
 func Load(dataPath, split string, numClasses int) (*Dataset, error) {
-	if numClasses < 1 {
-		return nil, fmt.Errorf("dataset: --num_classes must be at least 1, got %d", numClasses)
-	}
+	return Options{Format: FormatDDR}.Load(dataPath, split, numClasses)
+}
+
+// loadLabelFile reads a DDR label file (src.LabelFile) naming images in src.Dir.
+func loadLabelFile(src Source, split string, numClasses int) (*Dataset, error) {
 	d := &Dataset{
 		Split:      split,
-		Dir:        filepath.Join(dataPath, split),
-		LabelFile:  filepath.Join(dataPath, split+".txt"),
+		Format:     FormatDDR,
+		Dir:        src.Dir,
+		LabelFile:  src.LabelFile,
 		NumClasses: numClasses,
 	}
 	e := &Error{Split: split}
@@ -234,24 +243,20 @@ func Load(dataPath, split string, numClasses int) (*Dataset, error) {
 			}
 			continue
 		}
-		d.Names = append(d.Names, en.Name)
-		d.Paths = append(d.Paths, path)
-		d.Lines = append(d.Lines, en.Line)
-		d.Labels = append(d.Labels, en.Label)
-		d.ClassCounts[en.Label]++
+		d.add(en.Name, path, en.Line, en.Label)
 	}
 	e.Problems = append(e.Problems, missing...)
 	e.Listed = len(entries)
-	if len(e.Problems) > 0 {
-		sort.SliceStable(e.Problems, func(i, j int) bool { return e.Problems[i].less(e.Problems[j]) })
-		return nil, e
-	}
-	for _, n := range d.ClassCounts {
-		if n > 0 {
-			d.NumClass++
-		}
-	}
-	return d, nil
+	return finish(d, e)
+}
+
+// add appends one image.
+func (d *Dataset) add(name, path string, line, label int) {
+	d.Names = append(d.Names, name)
+	d.Paths = append(d.Paths, path)
+	d.Lines = append(d.Lines, line)
+	d.Labels = append(d.Labels, label)
+	d.ClassCounts[label]++
 }
 
 // join mirrors os.path.join(dir, name): an absolute name replaces dir.
