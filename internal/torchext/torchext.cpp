@@ -217,4 +217,137 @@ char *tx_torch_show_config(void) {
 bool tx_cuda_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
 int tx_cxx11_abi(void) { return _GLIBCXX_USE_CXX11_ABI; }
 
+// Adam and AdamW with a learning rate per parameter (param groups): torch 2.1's
+// _single_tensor_adam / _single_tensor_adamw (amsgrad=False, maximize=False, not capturable).
+// decoupled selects AdamW's param.mul_(1 - lr * weight_decay) instead of L2 on the gradient.
+char *tx_adam_step_lrs(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
+                       const double *lrs, double beta1, double beta2, double eps, double weight_decay,
+                       int decoupled) {
+  try {
+    c10::NoGradGuard no_grad;
+    for (int i = 0; i < n; ++i) {
+      at::Tensor &param = *static_cast<at::Tensor *>(params[i]);
+      at::Tensor grad = param.grad();
+      if (!grad.defined()) continue;
+      double lr = lrs[i];
+      double step = static_cast<double>(++steps[i]);
+      at::Tensor &exp_avg = *static_cast<at::Tensor *>(exp_avgs[i]);
+      at::Tensor &exp_avg_sq = *static_cast<at::Tensor *>(exp_avg_sqs[i]);
+      if (decoupled) {
+        param.mul_(1 - lr * weight_decay);
+      } else if (weight_decay != 0) {
+        grad = grad.add(param, weight_decay);
+      }
+      exp_avg.lerp_(grad, 1 - beta1);
+      exp_avg_sq.mul_(beta2).addcmul_(grad, grad.conj(), 1 - beta2);
+      double bias_correction1 = 1 - std::pow(beta1, step);
+      double bias_correction2 = 1 - std::pow(beta2, step);
+      double step_size = lr / bias_correction1;
+      double bias_correction2_sqrt = std::sqrt(bias_correction2);
+      at::Tensor denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps);
+      param.addcdiv_(exp_avg, denom, -step_size);
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+// torch 2.1's _single_tensor_sgd (maximize=False). bufs[i] is parameter i's momentum_buffer:
+// NULL until its first step with a gradient, when it is created here as
+// torch.clone(d_p).detach() (a new at::Tensor* the caller owns).
+char *tx_sgd_step(void **params, void **bufs, int n, const double *lrs, double momentum,
+                  double dampening, double weight_decay, int nesterov) {
+  try {
+    c10::NoGradGuard no_grad;
+    for (int i = 0; i < n; ++i) {
+      at::Tensor &param = *static_cast<at::Tensor *>(params[i]);
+      at::Tensor d_p = param.grad();
+      if (!d_p.defined()) continue;
+      if (weight_decay != 0) d_p = d_p.add(param, weight_decay);
+      if (momentum != 0) {
+        if (bufs[i] == nullptr) {
+          bufs[i] = new at::Tensor(d_p.clone().detach());
+        } else {
+          static_cast<at::Tensor *>(bufs[i])->mul_(momentum).add_(d_p, 1 - dampening);
+        }
+        at::Tensor &buf = *static_cast<at::Tensor *>(bufs[i]);
+        if (nesterov) {
+          d_p = d_p.add(buf, momentum);
+        } else {
+          d_p = buf;
+        }
+      }
+      param.add_(d_p, -lrs[i]);
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+// torch.nn.utils.clip_grad_norm_ (torch 2.1, foreach path, finite norm_type): the total norm
+// is vector_norm of the stacked per-gradient norms; every gradient is multiplied by
+// clamp(max_norm / (total + 1e-6), max=1). *total receives the total norm.
+char *tx_clip_grad_norm(void **params, int n, double max_norm, double norm_type, double *total) {
+  try {
+    c10::NoGradGuard no_grad;
+    std::vector<at::Tensor> grads;
+    for (int i = 0; i < n; ++i) {
+      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
+      if (g.defined()) grads.push_back(g);
+    }
+    if (grads.empty()) {
+      *total = 0;
+      return nullptr;
+    }
+    std::vector<at::Tensor> norms = at::_foreach_norm(grads, norm_type);
+    at::Tensor t = at::linalg_vector_norm(at::stack(norms), norm_type);
+    at::Tensor coef = (t + 1e-6).reciprocal() * max_norm;  // max_norm / (total_norm + 1e-6)
+    at::Tensor clamped = at::clamp(coef, c10::nullopt, 1.0);
+    at::_foreach_mul_(grads, clamped);
+    *total = t.item<double>();
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+// torch.nn.utils.clip_grad_value_ (torch 2.1, foreach path): clamp_min_(-v) then clamp_max_(v).
+char *tx_clip_grad_value(void **params, int n, double value) {
+  try {
+    c10::NoGradGuard no_grad;
+    std::vector<at::Tensor> grads;
+    for (int i = 0; i < n; ++i) {
+      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
+      if (g.defined()) grads.push_back(g);
+    }
+    if (grads.empty()) return nullptr;
+    at::_foreach_clamp_min_(grads, -value);
+    at::_foreach_clamp_max_(grads, value);
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+// timm ModelEmaV2.update: ema.lerp_(model, 1 - decay) for floating point entries, copy_ for
+// the others (0.9.12: `ema_v.copy_(decay * ema_v + (1. - decay) * model_v)` for every entry).
+char *tx_ema_update(void **ema, void **model, int n, double decay) {
+  try {
+    c10::NoGradGuard no_grad;
+    for (int i = 0; i < n; ++i) {
+      at::Tensor &e = *static_cast<at::Tensor *>(ema[i]);
+      const at::Tensor &m = *static_cast<at::Tensor *>(model[i]);
+      e.copy_(decay * e + (1. - decay) * m);
+    }
+    return nullptr;
+  } catch (const std::exception &e) {
+    return strdup(e.what());
+  }
+}
+
+// tx_tensor_free deletes an at::Tensor* that tx_sgd_step created.
+void tx_tensor_free(void *t) { delete static_cast<at::Tensor *>(t); }
+
 }  // extern "C"

@@ -25,6 +25,20 @@ char *tx_copy_(void *dst, void *src);  // dst.copy_(src) under NoGradGuard (like
 char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
                    double lr, double beta1, double beta2, double eps, double weight_decay);
 
+// Adam/AdamW (decoupled != 0) with lrs[i] for parameter i, as tx_adam_step otherwise.
+char *tx_adam_step_lrs(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
+                       const double *lrs, double beta1, double beta2, double eps, double weight_decay,
+                       int decoupled);
+// torch.optim.SGD's _single_tensor_sgd; bufs[i] NULL until created (caller frees with tx_tensor_free).
+char *tx_sgd_step(void **params, void **bufs, int n, const double *lrs, double momentum,
+                  double dampening, double weight_decay, int nesterov);
+// clip_grad_norm_ / clip_grad_value_ of torch 2.1 (foreach path) over the parameters' gradients.
+char *tx_clip_grad_norm(void **params, int n, double max_norm, double norm_type, double *total);
+char *tx_clip_grad_value(void **params, int n, double value);
+// timm ModelEmaV2.update over matching state_dict entries: ema.copy_(decay*ema + (1-decay)*model).
+char *tx_ema_update(void **ema, void **model, int n, double decay);
+void tx_tensor_free(void *t);
+
 // GradScaler's two kernels (torch.cuda.amp.GradScaler, torch 2.1): unscale every parameter's
 // gradient by inv_scale in place and set found_inf to 1 if any is inf/NaN
 // (_amp_foreach_non_finite_check_and_unscale_); then update scale and growth_tracker
