@@ -1,0 +1,161 @@
+package preprocess
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/drgrade/drgrade/vision/imageio"
+)
+
+// Radius is Ben Graham's estimate of the field's radius (his scaleRadius): half the number of
+// pixels of the middle row whose R+G+B exceeds a tenth of the row's mean.
+func Radius(img *imageio.RGB) float64 {
+	if img.W == 0 || img.H == 0 {
+		return 0
+	}
+	row := img.Pix[3*(img.H/2)*img.W : 3*(img.H/2+1)*img.W]
+	sums := make([]int, img.W)
+	total := 0
+	for x := range sums {
+		sums[x] = int(row[3*x]) + int(row[3*x+1]) + int(row[3*x+2])
+		total += sums[x]
+	}
+	mean := float64(total) / float64(img.W)
+	n := 0
+	for _, s := range sums {
+		if float64(s) > mean/10 {
+			n++
+		}
+	}
+	return float64(n) / 2
+}
+
+// Graham is Ben Graham's preprocessing from his winning Kaggle Diabetic Retinopathy Detection
+// solution (2015, "competitionreport.pdf" and its scaleRadius script): subtract the local
+// average colour, out = 4·I − 4·GaussianBlur(I, σ = r/30) + 128 (cv2.addWeighted(a, 4,
+// blur, −4, 128)), then set everything outside a circle of 90% of the radius r to 128 (his
+// boundary-effect mask, cv2.circle(…, int(scale*0.9))). r is Radius; the circle is centred on
+// the picture, so crop first for an off-centre field. The blur runs in floating point (OpenCV's
+// float32 GaussianBlur, BORDER_REFLECT_101, ksize = round(8σ+1)|1): his script blurred the
+// uint8 image, whose rounding the ×4 would amplify to 4 levels.
+func Graham(img *imageio.RGB) (*imageio.RGB, error) {
+	r := Radius(img)
+	if r < 1 {
+		return nil, ErrNoField
+	}
+	blur := gaussianBlur(img, r/30)
+	out := imageio.NewRGB(img.W, img.H)
+	cx, cy, rr := float64(img.W-1)/2, float64(img.H-1)/2, 0.9*r
+	for y := 0; y < img.H; y++ {
+		dy := float64(y) - cy
+		for x := 0; x < img.W; x++ {
+			dx := float64(x) - cx
+			i := 3 * (y*img.W + x)
+			if dx*dx+dy*dy > rr*rr {
+				out.Pix[i], out.Pix[i+1], out.Pix[i+2] = 128, 128, 128
+				continue
+			}
+			for c := 0; c < 3; c++ {
+				v := math.RoundToEven(4*float64(img.Pix[i+c]) - 4*blur[i+c] + 128)
+				out.Pix[i+c] = uint8(min(max(v, 0), 255))
+			}
+		}
+	}
+	return out, nil
+}
+
+// gaussianKernel mirrors cv2.getGaussianKernel(n, sigma) for sigma > 0.
+func gaussianKernel(n int, sigma float64) []float64 {
+	k := make([]float64, n)
+	sum := 0.0
+	for i := range k {
+		x := float64(i) - float64(n-1)*0.5
+		k[i] = math.Exp(-0.5 / (sigma * sigma) * x * x)
+		sum += k[i]
+	}
+	for i := range k {
+		k[i] /= sum
+	}
+	return k
+}
+
+// reflect101 mirrors cv::borderInterpolate(p, n, BORDER_REFLECT_101) (gfedcb|abcdefgh|gfedcba).
+func reflect101(p, n int) int {
+	if n == 1 {
+		return 0
+	}
+	for p < 0 || p >= n {
+		if p < 0 {
+			p = -p
+		} else {
+			p = 2*(n-1) - p
+		}
+	}
+	return p
+}
+
+// gaussianBlur mirrors cv2.GaussianBlur(img.astype(float32), (0, 0), sigma) (separable, rows
+// then columns, BORDER_REFLECT_101), in float64, rows split across the CPUs.
+func gaussianBlur(img *imageio.RGB, sigma float64) []float64 {
+	n := int(math.RoundToEven(sigma*8+1)) | 1
+	k := gaussianKernel(n, sigma)
+	half := n / 2
+	w, h := img.W, img.H
+	tmp := make([]float64, 3*w*h)
+	out := make([]float64, 3*w*h)
+	xs := make([]int, w+2*half) // source column of each tap position
+	for i := range xs {
+		xs[i] = reflect101(i-half, w)
+	}
+	ys := make([]int, h+2*half)
+	for i := range ys {
+		ys[i] = reflect101(i-half, h)
+	}
+	parallel(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			row := img.Pix[3*y*w : 3*(y+1)*w]
+			for x := 0; x < w; x++ {
+				var s0, s1, s2 float64
+				for t, kv := range k {
+					j := 3 * xs[x+t]
+					s0 += kv * float64(row[j])
+					s1 += kv * float64(row[j+1])
+					s2 += kv * float64(row[j+2])
+				}
+				o := 3 * (y*w + x)
+				tmp[o], tmp[o+1], tmp[o+2] = s0, s1, s2
+			}
+		}
+	})
+	parallel(h, func(y0, y1 int) {
+		acc := make([]float64, 3*w)
+		for y := y0; y < y1; y++ {
+			clear(acc)
+			for t, kv := range k {
+				src := tmp[3*ys[y+t]*w : 3*(ys[y+t]+1)*w]
+				for i, v := range src {
+					acc[i] += kv * v
+				}
+			}
+			copy(out[3*y*w:], acc)
+		}
+	})
+	return out
+}
+
+// parallel runs f over [0, n) in contiguous chunks, one per CPU.
+func parallel(n int, f func(lo, hi int)) {
+	p := min(runtime.GOMAXPROCS(0), n)
+	if p <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < p; i++ {
+		lo, hi := i*n/p, (i+1)*n/p
+		wg.Add(1)
+		go func() { defer wg.Done(); f(lo, hi) }()
+	}
+	wg.Wait()
+}
