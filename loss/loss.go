@@ -56,6 +56,10 @@ func ClassWeights(counts []int, mode string) ([]float64, error) {
 // sum_i w[y_i]·ce_i / sum_i w[y_i], exactly as PyTorch reduces it.
 type CrossEntropy struct {
 	weight *ts.Tensor // float32 [C], or nil; owned
+	// LabelSmoothing is CrossEntropyLoss(label_smoothing=ε): the target is (1−ε)·one-hot + ε/C,
+	// and with class weights torch 2.1 weights both terms by the class weights (the smoothing
+	// term by every class's weight) and divides by Σ w[y_i].
+	LabelSmoothing float64
 }
 
 // NewCrossEntropy builds the criterion; weights may be nil (unweighted). The weights are
@@ -83,7 +87,7 @@ func (c *CrossEntropy) Loss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 		w = ts.NewTensor() // undefined: weight=None
 		defer w.MustDrop()
 	}
-	return logits.CrossEntropyLoss(targets, w, reductionMean, -100, 0, false)
+	return logits.CrossEntropyLoss(targets, w, reductionMean, -100, c.LabelSmoothing, false)
 }
 
 // Close frees the class weights.
@@ -101,6 +105,10 @@ func (c *CrossEntropy) Close() {
 type Focal struct {
 	Alpha float64
 	Gamma float64
+	// LabelSmoothing, when set, computes ce with label smoothing, the documented equivalent
+	// for a focal loss: ce = F.cross_entropy(logits, y, reduction='none', label_smoothing=ε),
+	// pt = exp(−ce), and the rest unchanged.
+	LabelSmoothing float64
 	alpha *ts.Tensor // per-class alpha, float32 [C], or nil; owned
 }
 
@@ -126,7 +134,7 @@ func (f *Focal) Loss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 	defer s.Free()
 	none := ts.NewTensor() // undefined: weight=None
 	s.Add(none)
-	ce, err := s.Track(logits.CrossEntropyLoss(targets, none, 0, -100, 0, false)) // reduction='none'
+	ce, err := s.Track(logits.CrossEntropyLoss(targets, none, 0, -100, f.LabelSmoothing, false)) // reduction='none'
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +172,26 @@ func (f *Focal) Loss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 		return nil, err
 	}
 	return fl.Mean(gotch.Float, false)
+}
+
+// SetLabelSmoothing implements Smoother.
+func (c *CrossEntropy) SetLabelSmoothing(eps float64) error { return setSmoothing(&c.LabelSmoothing, eps) }
+
+// SetLabelSmoothing implements Smoother.
+func (f *Focal) SetLabelSmoothing(eps float64) error { return setSmoothing(&f.LabelSmoothing, eps) }
+
+// Smoother is a criterion that takes label smoothing (--label_smoothing): cross_entropy and
+// focal do.
+type Smoother interface {
+	SetLabelSmoothing(eps float64) error
+}
+
+func setSmoothing(dst *float64, eps float64) error {
+	if !(eps >= 0 && eps <= 1) {
+		return fmt.Errorf("label_smoothing must be between 0 and 1, got %v", eps)
+	}
+	*dst = eps
+	return nil
 }
 
 // Close frees the per-class alpha.
