@@ -224,3 +224,42 @@ func exists(dir, name string, listing map[string]bool) bool {
 	}
 	return isFile(join(dir, name))
 }
+
+// LoadSet reads one labelled set for `drgrade split`: path is a label file (.csv: csv, else
+// ddr; images in imageDir, or beside the file when imageDir is empty), a data set folder
+// (its split, in its format), or an ImageFolder root (grade folders directly under path).
+func (o Options) LoadSet(path, split, imageDir string, numClasses int) (*Dataset, error) {
+	if isFile(path) {
+		src := Source{Format: o.Format, LabelFile: path, Dir: imageDir}
+		if src.Format == FormatAuto {
+			src.Format = FormatDDR
+			if strings.EqualFold(filepath.Ext(path), ".csv") {
+				src.Format = FormatCSV
+			}
+		}
+		if src.Format == FormatFolder {
+			return nil, fmt.Errorf("dataset: %s is a file, but --data_format folder reads a folder of grade folders", path)
+		}
+		if src.Dir == "" {
+			src.Dir = filepath.Dir(path)
+		}
+		return o.LoadSource(src, split, numClasses)
+	}
+	if !isDir(path) {
+		return nil, fmt.Errorf("dataset: %s is neither a label file nor a folder", path)
+	}
+	splits, err := o.Splits(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range splits {
+		if s == split {
+			return o.Load(path, split, numClasses)
+		}
+	}
+	if (o.Format == FormatAuto || o.Format == FormatFolder) && len(splits) == 0 && len(classDirs(path)) > 0 {
+		return o.LoadSource(Source{Format: FormatFolder, LabelFile: path, Dir: path}, split, numClasses)
+	}
+	return nil, fmt.Errorf("dataset: %s has no %s split (found: %s) and is not a folder of grade folders; "+
+		"pass a label file (.csv or .txt) with --image_dir, or --split", path, split, strings.Join(splits, ", "))
+}
