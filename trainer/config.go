@@ -2,11 +2,13 @@ package trainer
 
 import (
 	"fmt"
-	"github.com/drgrade/drgrade/loss"
-	"github.com/drgrade/drgrade/vision/dataset"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/drgrade/drgrade/loss"
+	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/preprocess"
 )
 
 // Config holds train_imbalance.py's arguments, with the same names and defaults, and
@@ -46,6 +48,7 @@ type Config struct {
 	Threads        int     // --threads (0: libtorch's default)
 	ImgSize        int     // --img_size (0: 224, or the model's input size with --transforms model)
 	Transforms     string  // --transforms script (train_imbalance.py's for every model) | model
+	Preprocess     string  // --preprocess crop,graham,clahe: vision/preprocess before the transforms ("": none, the script's)
 	SkipBadImages  bool    // --skip_bad_images
 	CheckImages    bool    // --check_images (default true): Preflight decodes every image before the run
 	Quiet          bool    // no progress bars (also automatic when stdout is not a terminal)
@@ -67,6 +70,8 @@ type Config struct {
 	DDPNoOverlap         bool          // --ddp_no_overlap: all-reduce after backward instead of during it
 	FindUnusedParameters bool          // --find_unused_parameters
 	SyncBN               bool          // --sync_bn: SyncBatchNorm (models.ConvertSyncBatchNorm), on CUDA and the CPU
+
+	Recipe // issue 21's --opt, --sched, --label_smoothing, --clip_grad, --accum_steps, --ema, ... (recipe.go)
 }
 
 // DefaultConfig is the script's argparse defaults plus drgrade's.
@@ -79,6 +84,7 @@ func DefaultConfig() Config {
 		ClassWeights: "inverse", Sampler: "random", NumWorkers: -1, BestMetric: "acc", ReferableGrade: 2,
 		Head: "slice", CheckImages: true, Transforms: TransformsScript,
 		DistTimeout: 30 * time.Minute, BucketCapMB: 25,
+		Recipe: DefaultRecipe(),
 	}
 }
 
@@ -145,6 +151,9 @@ func (c *Config) Validate() error {
 	if c.Transforms != "" {
 		oneOf("transforms", c.Transforms, TransformsScript, TransformsModel)
 	}
+	if _, err := preprocess.Parse(c.Preprocess); err != nil {
+		add("%v", err)
+	}
 	if c.ImgSize != 0 && c.ImgSize < 32 {
 		add("--img_size must be at least 32, got %d", c.ImgSize)
 	}
@@ -157,6 +166,7 @@ func (c *Config) Validate() error {
 	if c.BucketCapMB < 0 || math.IsNaN(c.BucketCapMB) || math.IsInf(c.BucketCapMB, 0) {
 		add("--bucket_cap_mb must be a positive number, got %v", c.BucketCapMB)
 	}
+	c.Recipe.validate(add)
 	if len(bad) > 0 {
 		return fmt.Errorf("%s", strings.Join(bad, "\n"))
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/drgrade/drgrade/vision/loader"
 	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/models/pth"
+	"github.com/drgrade/drgrade/vision/preprocess"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
 
@@ -99,6 +100,7 @@ type EvalConfig struct {
 	NumWorkers int    // --num_workers; < 0: the script's default
 	ImgSize    int    // --img_size; 0: 224 (or the model's input size with Transforms "model")
 	Transforms string // --transforms: script ("", train_imbalance.py's for every model) or model
+	Preprocess string // --preprocess: vision/preprocess chain before the transforms ("": none)
 	Threads    int    // --threads; 0: libtorch's default
 	TTA        string // --tta: "" or "hflip"
 	SkipBad    bool   // --skip_bad_images
@@ -145,7 +147,7 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	if cfg.Split == "" {
 		cfg.Split = "val"
 	}
-	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
+	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms, preprocess: cfg.Preprocess,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
 		threads: cfg.Threads, skipBad: cfg.SkipBad, temperature: cfg.Temperature, logits: cfg.Logits}
 	mcfg, err := sc.check("evaluate")
@@ -336,6 +338,7 @@ type PredictConfig struct {
 	NumWorkers int    // < 0: the script's default
 	ImgSize    int    // 0: 224 (or the model's input size with Transforms "model")
 	Transforms string // script ("") or model, as EvalConfig
+	Preprocess string // as EvalConfig
 	Threads    int
 	TTA        string // "" or "hflip"
 	Quiet      bool
@@ -371,7 +374,7 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	if len(paths) == 0 {
 		return nil, nil, inputErr(errors.New("no images to grade"))
 	}
-	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
+	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms, preprocess: cfg.Preprocess,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
 		threads: cfg.Threads, skipBad: true, temperature: cfg.Temperature}
 	mcfg, err := sc.check("grade with")
@@ -413,7 +416,7 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 // scoring is what eval and predict share: a --model with a checkpoint's weights, scored on a
 // data set through the val transforms.
 type scoring struct {
-	model, weights, device, tta, transforms             string
+	model, weights, device, tta, transforms, preprocess string
 	numClasses, batchSize, imgSize, numWorkers, threads int
 	skipBad                                             bool
 	temperature                                         float64 // > 0: softmax(logits/T)
@@ -438,6 +441,9 @@ func (c scoring) check(what string) (models.Config, error) {
 	if err := checkTransforms(c.transforms); err != nil {
 		return models.Config{}, inputErr(err)
 	}
+	if _, err := preprocess.Parse(c.preprocess); err != nil {
+		return models.Config{}, inputErr(err)
+	}
 	mcfg, err := models.Lookup(c.model)
 	if err != nil {
 		return mcfg, inputErr(err)
@@ -460,6 +466,11 @@ func (c scoring) score(mcfg models.Config, ds *dataset.Dataset, note, out io.Wri
 	if err != nil {
 		return res, nil, err
 	}
+	pre, err := preprocess.Parse(c.preprocess)
+	if err != nil {
+		return res, nil, inputErr(err)
+	}
+	pre.Prepend(pipe)
 	nw := loader.DefaultWorkers(c.batchSize)
 	if c.numWorkers >= 0 {
 		nw = c.numWorkers

@@ -20,6 +20,7 @@ import (
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/loader"
 	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/preprocess"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
 
@@ -202,8 +203,19 @@ func (s *session) dataTransform() error {
 	if s.trainTransform, err = transforms.TrainPipeline(s.tcfg); err != nil {
 		return err
 	}
-	s.valTransform, err = transforms.ValPipeline(s.tcfg)
-	return err
+	if s.valTransform, err = transforms.ValPipeline(s.tcfg); err != nil {
+		return err
+	}
+	pre, err := preprocess.Parse(s.args.Preprocess)
+	if err != nil {
+		return err
+	}
+	if !pre.Empty() {
+		fmt.Fprintln(s.out, pre.Describe())
+	}
+	pre.Prepend(s.trainTransform)
+	pre.Prepend(s.valTransform)
+	return nil
 }
 
 // loadDatasets is 加载数据集 and the script's check that the data set has num_classes classes.

@@ -27,6 +27,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
 	fs.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: 224; the model's with --transforms model); the resize is img_size·256/224 (img_size/crop_pct with --transforms model)")
 	fs.StringVar(&cfg.Transforms, "transforms", trainer.TransformsScript, transformsHelp)
+	fs.StringVar(&cfg.Preprocess, "preprocess", "", preprocessHelp)
 	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
 	fs.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")

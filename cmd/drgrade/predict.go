@@ -33,6 +33,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
 	fset.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: 224; the model's with --transforms model); the resize is img_size·256/224 (img_size/crop_pct with --transforms model)")
 	fset.StringVar(&cfg.Transforms, "transforms", trainer.TransformsScript, transformsHelp)
+	fset.StringVar(&cfg.Preprocess, "preprocess", "", preprocessHelp)
 	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	fset.StringVar(&cfg.Device, "device", "cpu", deviceHelp)

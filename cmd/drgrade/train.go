@@ -73,6 +73,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "libtorch threads (0: libtorch's default)")
 	fs.IntVar(&cfg.ImgSize, "img_size", cfg.ImgSize, "train crop size (0: 224; the model's with --transforms model); the val resize is img_size·256/224 (img_size/crop_pct with --transforms model)")
 	fs.StringVar(&cfg.Transforms, "transforms", cfg.Transforms, transformsHelp)
+	fs.StringVar(&cfg.Preprocess, "preprocess", cfg.Preprocess, preprocessHelp)
 	fs.BoolVar(&cfg.SkipBadImages, "skip_bad_images", cfg.SkipBadImages, "skip unreadable images (counted each epoch) instead of stopping")
 	fs.BoolVar(&cfg.CheckImages, "check_images", cfg.CheckImages, "decode every image once before training, so a bad one stops the run before anything is written")
 	fs.BoolVar(&cfg.Quiet, "quiet", cfg.Quiet, "no progress bars (automatic when stdout is not a terminal)")

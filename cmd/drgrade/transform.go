@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -12,6 +13,7 @@ import (
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/preprocess"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
 
@@ -24,7 +26,8 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the random transforms")
 	in := fs.String("in", "", "input image")
 	out := fs.String("out", "", "output: .npy (CHW float32 after Normalize), or the grid's .png")
-	pngOut := fs.String("png", "", "also write the transformed image before Normalize as PNG")
+	pngOut := fs.String("png", "", "also write the transformed image before Normalize as PNG (with --preprocess: without and with the chain, side by side)")
+	pre := fs.String("preprocess", "", preprocessHelp)
 	imgSize := fs.Int("img_size", 224, "crop size; the val resize keeps the 256/224 ratio")
 	grid := fs.Int("grid", 0, "draw this many augmented samples of --data_path's train split into --out")
 	dataPath := fs.String("data_path", "", "data set for --grid")
@@ -58,6 +61,12 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	chain, err := preprocess.Parse(*pre)
+	if err != nil {
+		return usageError{err}
+	}
+	plain := *pipe
+	chain.Prepend(pipe)
 	if *grid > 0 {
 		if *dataPath == "" {
 			return usagef("--grid needs --data_path")
@@ -73,6 +82,9 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 	}
 	s, err := pipe.Run(img, transforms.NewRand(*seed, 0), nil)
 	if err != nil {
+		if errors.Is(err, preprocess.ErrNoField) {
+			return usageError{fmt.Errorf("%s: %w", *in, err)}
+		}
 		return err
 	}
 	if err := npy.WriteFile(*out, s.CHW, []int{s.C, s.H, s.W}); err != nil {
@@ -80,7 +92,15 @@ func runTransform(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %s: float32 [%d, %d, %d] after Normalize\n", *out, s.C, s.H, s.W)
 	if *pngOut != "" {
-		if err := writePNG(*pngOut, s.RGB); err != nil {
+		pic := s.RGB
+		if !chain.Empty() {
+			before, err := plain.RGB(img, transforms.NewRand(*seed, 0))
+			if err != nil {
+				return err
+			}
+			pic = sideBySide(before, s.RGB)
+		}
+		if err := writePNG(*pngOut, pic); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s (before Normalize)\n", *pngOut)
@@ -142,4 +162,23 @@ func writePNG(path string, m *imageio.RGB) error {
 		return err
 	}
 	return f.Close()
+}
+
+// preprocessHelp is the --preprocess flag's help (train, eval, predict, transform).
+const preprocessHelp = "fundus preprocessing before the transforms, a comma-separated chain of crop (to the circular field of view, padded square), graham (Ben Graham's local-average subtraction) and clahe (CLAHE on Lab lightness); empty: none, the script's (docs/preprocessing.md)"
+
+// sideBySide puts a and b next to each other with a 4-pixel white gap.
+func sideBySide(a, b *imageio.RGB) *imageio.RGB {
+	const gap = 4
+	out := imageio.NewRGB(a.W+gap+b.W, max(a.H, b.H))
+	for i := range out.Pix {
+		out.Pix[i] = 255
+	}
+	for y := 0; y < a.H; y++ {
+		copy(out.Pix[3*y*out.W:], a.Pix[3*y*a.W:3*(y+1)*a.W])
+	}
+	for y := 0; y < b.H; y++ {
+		copy(out.Pix[3*(y*out.W+a.W+gap):], b.Pix[3*y*b.W:3*(y+1)*b.W])
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/imageio"
+	"github.com/drgrade/drgrade/vision/preprocess"
 	"github.com/drgrade/drgrade/vision/transforms"
 )
 
@@ -210,6 +211,9 @@ func (l *Loader) load(epoch int, order []int, bi int, src *imageio.Encoded) (*Ba
 		if err == nil {
 			dst := images[b.N*per : (b.N+1)*per]
 			s, err = l.pipe.RunSource(src, l.SampleRand(epoch, idx), dst)
+			if errors.Is(err, preprocess.ErrNoField) { // --preprocess crop: name the image
+				err = fmt.Errorf("%s: %w", path, err)
+			}
 			if err == nil && (s.H != l.crop || s.W != l.crop) {
 				err = fmt.Errorf("%s: transform produced %d×%d, want %d×%d", path, s.W, s.H, l.crop, l.crop)
 			}

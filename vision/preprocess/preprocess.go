@@ -100,5 +100,12 @@ func (c Chain) Run(img *imageio.RGB) (*imageio.RGB, error) {
 	return img, nil
 }
 
+// Prepend puts the chain before the pipeline's steps (nothing when the chain is empty).
+func (c Chain) Prepend(p *transforms.Pipeline) {
+	if !c.Empty() {
+		p.Steps = append(transforms.Compose{c}, p.Steps...)
+	}
+}
+
 // Apply is Run as a transforms.Transform (the random source is unused).
 func (c Chain) Apply(img *imageio.RGB, _ transforms.Rand) (*imageio.RGB, error) { return c.Run(img) }
