@@ -1,12 +1,10 @@
 package loss
 
 import (
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 
+	"github.com/drgrade/drgrade/internal/registry"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -42,50 +40,27 @@ const (
 	NameFocal = "focal"
 )
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Constructor{
-		NameCrossEntropy: newCrossEntropyFrom,
-		NameFocal:        newFocalFrom,
+var registered = func() *registry.Registry[Constructor] {
+	r := registry.New[Constructor]("loss: Register", "constructor")
+	for name, c := range map[string]Constructor{NameCrossEntropy: newCrossEntropyFrom, NameFocal: newFocalFrom} {
+		if err := r.Add(name, c); err != nil {
+			panic(err) // a bug of this package, seen by every test run
+		}
 	}
-)
+	return r
+}()
 
 // Register adds a criterion under name, so that New (and the trainer's loss choice) can build
 // it. Call it from an init function, as models.Register. A name already taken, an empty name
 // or a nil constructor is an error.
-func Register(name string, ctor Constructor) error {
-	if strings.TrimSpace(name) == "" {
-		return errors.New("loss: Register with an empty name")
-	}
-	if ctor == nil {
-		return fmt.Errorf("loss: Register(%q) with a nil constructor", name)
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		return fmt.Errorf("loss: %q is already registered", name)
-	}
-	registry[name] = ctor
-	return nil
-}
+func Register(name string, ctor Constructor) error { return registered.Add(name, ctor) }
 
 // Names lists the registered criteria, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return registered.Names(nil) }
 
 // New builds the criterion registered as name; the caller owns it (Close).
 func New(name string, opts Options) (Criterion, error) {
-	registryMu.RLock()
-	ctor, ok := registry[name]
-	registryMu.RUnlock()
+	ctor, ok := registered.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown loss %q; registered: %s", name, strings.Join(Names(), ", "))
 	}

@@ -1,17 +1,15 @@
 package trainer
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sugarme/gotch"
 
 	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/internal/registry"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer/schedule"
@@ -138,42 +136,39 @@ func TrainOneEpoch(a EpochArgs) (EpochResult, error) {
 // beats every earlier one is saved as DDR.pth. A NaN (an undefined kappa) never wins.
 type MetricFunc func(EpochRecord) float64
 
-var (
-	metricsMu sync.RWMutex
-	metricReg = map[string]MetricFunc{
-		"acc":      func(r EpochRecord) float64 { return r.ValAcc }, // the script's val_acc > best_acc
-		"kappa":    func(r EpochRecord) float64 { return r.Kappa },
-		"macro_f1": func(r EpochRecord) float64 { return r.MacroF1 },
+// metricReg holds the --best_metric choices; the built-ins first.
+var metricReg = func() *registry.Registry[MetricFunc] {
+	r := registry.New[MetricFunc]("trainer: RegisterMetric", "function")
+	for _, m := range []struct {
+		name string
+		f    MetricFunc
+	}{
+		{"acc", func(r EpochRecord) float64 { return r.ValAcc }}, // the script's val_acc > best_acc
+		{"kappa", func(r EpochRecord) float64 { return r.Kappa }},
+		{"macro_f1", func(r EpochRecord) float64 { return r.MacroF1 }},
 		// the AUC of P(referable) on val: NaN (never best) with 2 classes or a val split
 		// without referable or without non-referable images
-		"referable_auc": func(r EpochRecord) float64 { return r.ReferableAUC },
+		{"referable_auc", func(r EpochRecord) float64 { return r.ReferableAUC }},
+	} {
+		if err := r.Add(m.name, m.f); err != nil {
+			panic(err) // a bug of this package, seen by every test run
+		}
 	}
-)
+	return r
+}()
+
+// builtinMetrics are listed first by MetricNames, in this order.
+var builtinMetrics = []string{"acc", "kappa", "macro_f1", "referable_auc"}
 
 // RegisterMetric adds a --best_metric choice under name (call it from an init function, before
 // Config.Validate and Run). A name already taken (acc, kappa, macro_f1 and referable_auc are
-// built in), an empty name or a nil f is an error.
-func RegisterMetric(name string, f MetricFunc) error {
-	if strings.TrimSpace(name) == "" {
-		return errors.New("trainer: RegisterMetric with an empty name")
-	}
-	if f == nil {
-		return fmt.Errorf("trainer: RegisterMetric(%q) with a nil function", name)
-	}
-	metricsMu.Lock()
-	defer metricsMu.Unlock()
-	if _, dup := metricReg[name]; dup {
-		return fmt.Errorf("trainer: metric %q is already registered", name)
-	}
-	metricReg[name] = f
-	return nil
-}
+// built in), an empty name or a nil f is an error: the rule of models.Register and
+// loss.Register (internal/registry).
+func RegisterMetric(name string, f MetricFunc) error { return metricReg.Add(name, f) }
 
 // LookupMetric returns the --best_metric function registered as name.
 func LookupMetric(name string) (MetricFunc, error) {
-	metricsMu.RLock()
-	f, ok := metricReg[name]
-	metricsMu.RUnlock()
+	f, ok := metricReg.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown --best_metric %q; want one of %s", name, strings.Join(MetricNames(), ", "))
 	}
@@ -183,17 +178,8 @@ func LookupMetric(name string) (MetricFunc, error) {
 // MetricNames lists the --best_metric choices: the built-ins acc, kappa, macro_f1,
 // referable_auc first, then registered ones, sorted.
 func MetricNames() []string {
-	metricsMu.RLock()
-	defer metricsMu.RUnlock()
-	out := []string{"acc", "kappa", "macro_f1", "referable_auc"}
-	var extra []string
-	for n := range metricReg {
-		if !slices.Contains(out, n) {
-			extra = append(extra, n)
-		}
-	}
-	sort.Strings(extra)
-	return append(out, extra...)
+	extra := metricReg.Names(func(n string, _ MetricFunc) bool { return !slices.Contains(builtinMetrics, n) })
+	return append(slices.Clone(builtinMetrics), extra...)
 }
 
 // metricValue is the value --best_metric name compares for r: -Inf for NaN (never best) and

@@ -107,9 +107,7 @@ var camSpecs = []struct {
 
 // camSpecOf returns the CAM layer of a registered model name.
 func camSpecOf(name string) (camSpec, error) {
-	registryMu.RLock()
-	r, ok := registry[name]
-	registryMu.RUnlock()
+	r, ok := registered.Get(name)
 	if !ok {
 		return camSpec{}, unknownModel(name)
 	}

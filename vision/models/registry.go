@@ -1,16 +1,14 @@
 package models
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sugarme/gotch/ts"
 
+	"github.com/drgrade/drgrade/internal/registry"
 	"github.com/drgrade/drgrade/internal/suggest"
 )
 
@@ -44,10 +42,10 @@ type registration struct {
 	cfg  Config
 }
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]registration{}
-)
+// IsNil makes a registration without a constructor a nil value for registry.Add.
+func (r registration) IsNil() bool { return r.ctor == nil }
+
+var registered = registry.New[registration]("models: Register", "constructor")
 
 // ImageNet statistics, torchvision's Normalize defaults for every zoo model.
 var (
@@ -75,17 +73,6 @@ func zoo(name string, ctor Constructor, cfg Config) {
 }
 
 func register(name string, ctor Constructor, cfg Config, file string) error {
-	if strings.TrimSpace(name) == "" {
-		return errors.New("models: Register with an empty name")
-	}
-	if ctor == nil {
-		return fmt.Errorf("models: Register(%q) with a nil constructor", name)
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		return fmt.Errorf("models: %q is already registered", name)
-	}
 	cfg.Name = name
 	if cfg.InputSize == 0 {
 		cfg.InputSize = 224
@@ -96,8 +83,8 @@ func register(name string, ctor Constructor, cfg Config, file string) error {
 	if cfg.Mean == ([3]float64{}) {
 		cfg.Mean, cfg.Std = ImageNetMean, ImageNetStd
 	}
-	registry[name] = registration{zoo: filepath.Dir(file) == registryDir && !strings.HasSuffix(file, "_test.go"), ctor: ctor, cfg: cfg}
-	return nil
+	zoo := filepath.Dir(file) == registryDir && !strings.HasSuffix(file, "_test.go")
+	return registered.Add(name, registration{zoo: zoo, ctor: ctor, cfg: cfg})
 }
 
 // registryDir is this package's source folder: Register calls from files in it are the zoo's.
@@ -109,35 +96,15 @@ var registryDir = func() string {
 // zooNames lists the models this package registers itself (tests check each against PyTorch;
 // models a user registers are theirs to test).
 func zooNames() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	var out []string
-	for n, r := range registry {
-		if r.zoo {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return registered.Names(func(_ string, r registration) bool { return r.zoo })
 }
 
 // Names lists the registered model names, sorted.
-func Names() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return registered.Names(nil) }
 
 // Lookup returns a model's config, or an error naming the valid names and the closest one.
 func Lookup(name string) (Config, error) {
-	registryMu.RLock()
-	r, ok := registry[name]
-	registryMu.RUnlock()
+	r, ok := registered.Get(name)
 	if !ok {
 		return Config{}, unknownModel(name)
 	}
@@ -146,9 +113,7 @@ func Lookup(name string) (Config, error) {
 
 // New builds the model registered as name (find_model_using_name in the original).
 func New(name string, numClasses int) (Model, error) {
-	registryMu.RLock()
-	r, ok := registry[name]
-	registryMu.RUnlock()
+	r, ok := registered.Get(name)
 	if !ok {
 		return nil, unknownModel(name)
 	}
