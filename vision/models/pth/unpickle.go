@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -126,6 +127,46 @@ func (u *unpickler) top() (any, error) {
 		return nil, u.errf("stack underflow")
 	}
 	return u.stack[len(u.stack)-1], nil
+}
+
+// popN pops the top n values, returned bottom first (in the order they were pushed).
+func (u *unpickler) popN(n int) ([]any, error) {
+	if len(u.stack)-u.base() < n {
+		return nil, u.errf("stack underflow")
+	}
+	v := slices.Clone(u.stack[len(u.stack)-n:])
+	u.stack = u.stack[:len(u.stack)-n]
+	return v, nil
+}
+
+// readMemoIndex reads the 1-byte (BINPUT, BINGET) or 4-byte little-endian (LONG_BINPUT,
+// LONG_BINGET) memo index that follows op.
+func (u *unpickler) readMemoIndex(long bool) (uint64, error) {
+	size := 1
+	if long {
+		size = 4
+	}
+	b, err := u.read(size)
+	if err != nil {
+		return 0, err
+	}
+	if long {
+		return uint64(binary.LittleEndian.Uint32(b)), nil
+	}
+	return uint64(b[0]), nil
+}
+
+// readGlobal reads the "module\nname\n" of GLOBAL and INST.
+func (u *unpickler) readGlobal() (Global, error) {
+	mod, err := u.readLine()
+	if err != nil {
+		return Global{}, err
+	}
+	name, err := u.readLine()
+	if err != nil {
+		return Global{}, err
+	}
+	return makeGlobal(mod, name), nil
 }
 
 // popMark pops everything above the last MARK (and the mark itself).
@@ -355,15 +396,11 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 		case opSetitem:
-			v, err := u.pop()
+			kv, err := u.popN(2)
 			if err != nil {
 				return nil, err
 			}
-			k, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			if err := u.setItemsOnTop([]any{k, v}); err != nil {
+			if err := u.setItemsOnTop(kv); err != nil {
 				return nil, err
 			}
 		case opSetitems:
@@ -375,17 +412,9 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 		case opBinput, opLongBinput:
-			size := 1
-			if op == opLongBinput {
-				size = 4
-			}
-			b, err := u.read(size)
+			idx, err := u.readMemoIndex(op == opLongBinput)
 			if err != nil {
 				return nil, err
-			}
-			idx := uint64(b[0])
-			if size == 4 {
-				idx = uint64(binary.LittleEndian.Uint32(b))
 			}
 			if err := u.memoize(idx); err != nil {
 				return nil, err
@@ -412,113 +441,56 @@ func (u *unpickler) load() (any, error) {
 				return nil, err
 			}
 		case opBinget, opLongBinget:
-			size := 1
-			if op == opLongBinget {
-				size = 4
-			}
-			b, err := u.read(size)
+			idx, err := u.readMemoIndex(op == opLongBinget)
 			if err != nil {
 				return nil, err
-			}
-			idx := uint64(b[0])
-			if size == 4 {
-				idx = uint64(binary.LittleEndian.Uint32(b))
 			}
 			if err := u.memoGet(idx); err != nil {
 				return nil, err
 			}
 		case opGlobal:
-			mod, err := u.readLine()
+			g, err := u.readGlobal()
 			if err != nil {
 				return nil, err
 			}
-			name, err := u.readLine()
-			if err != nil {
-				return nil, err
-			}
-			u.push(makeGlobal(mod, name))
+			u.push(g)
 		case opStackGlobal:
-			nv, err := u.pop()
+			mn, err := u.popN(2)
 			if err != nil {
 				return nil, err
 			}
-			mv, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			mod, ok1 := mv.(string)
-			name, ok2 := nv.(string)
+			mod, ok1 := mn[0].(string)
+			name, ok2 := mn[1].(string)
 			if !ok1 || !ok2 {
-				return nil, u.errf("STACK_GLOBAL needs two strings, got %s and %s", typeName(mv), typeName(nv))
+				return nil, u.errf("STACK_GLOBAL needs two strings, got %s and %s", typeName(mn[0]), typeName(mn[1]))
 			}
 			u.push(makeGlobal(mod, name))
-		case opReduce:
-			args, err := u.pop()
+		case opReduce, opNewobj, opNewobjEx:
+			// REDUCE: callable, args; NEWOBJ: class, args; NEWOBJ_EX: class, args, kwargs
+			n := 2
+			if op == opNewobjEx {
+				n = 3
+			}
+			vs, err := u.popN(n)
 			if err != nil {
 				return nil, err
 			}
-			fn, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			items, ok := args.(*Tuple)
+			items, ok := vs[1].(*Tuple)
 			if !ok {
-				return nil, u.errf("REDUCE arguments are a %s, not a tuple", typeName(args))
+				return nil, u.errf("%s arguments are a %s, not a tuple", opNames[op], typeName(vs[1]))
 			}
-			v, err := u.callValue(fn, items.Items)
-			if err != nil {
-				return nil, err
+			if op == opNewobjEx {
+				if d, ok := vs[2].(*Dict); !ok || d.Len() > 0 {
+					return nil, u.errf("NEWOBJ_EX with keyword arguments is not supported")
+				}
 			}
-			u.push(v)
-		case opNewobj:
-			args, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			cls, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			items, ok := args.(*Tuple)
-			if !ok {
-				return nil, u.errf("NEWOBJ arguments are a %s, not a tuple", typeName(args))
-			}
-			v, err := u.callValue(cls, items.Items)
-			if err != nil {
-				return nil, err
-			}
-			u.push(v)
-		case opNewobjEx:
-			kw, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			args, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			cls, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			items, ok := args.(*Tuple)
-			if !ok {
-				return nil, u.errf("NEWOBJ_EX arguments are a %s, not a tuple", typeName(args))
-			}
-			if d, ok := kw.(*Dict); !ok || d.Len() > 0 {
-				return nil, u.errf("NEWOBJ_EX with keyword arguments is not supported")
-			}
-			v, err := u.callValue(cls, items.Items)
+			v, err := u.callValue(vs[0], items.Items)
 			if err != nil {
 				return nil, err
 			}
 			u.push(v)
 		case opInst:
-			mod, err := u.readLine()
-			if err != nil {
-				return nil, err
-			}
-			name, err := u.readLine()
+			g, err := u.readGlobal()
 			if err != nil {
 				return nil, err
 			}
@@ -526,7 +498,7 @@ func (u *unpickler) load() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			v, err := u.call(makeGlobal(mod, name), args)
+			v, err := u.call(g, args)
 			if err != nil {
 				return nil, err
 			}
