@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The real fundus photograph the tests use: skimage/data/retina.jpg (1411×1411, a normal eye,
-# public domain / CC0) from scikit-image's wheel on PyPI. Downloaded once with pip, cached under
-# $DRGRADE_CACHE (wheels/ for the wheel, photos/ for the photo), checked against its SHA-256.
-# Never committed. Prints nothing when the photo is already there.
+# public domain / CC0) from scikit-image's wheel on PyPI, and two pictures that are not fundus
+# photographs (chelsea.png, a cat; coffee.png, a cup; both CC0) for the quality gate's tests.
+# Downloaded once with pip, cached under $DRGRADE_CACHE (wheels/ for the wheel, photos/ for the
+# pictures), each checked against its SHA-256. Never committed. Silent when all are there.
 set -euo pipefail
 cache=${DRGRADE_CACHE:-$HOME/.cache/drgrade}
 venv=${DRGRADE_VENV:-$cache/venv}
 version=0.22.0
 # One exact wheel, whatever the host's Python: the photo is the same file in every wheel.
 wheel=scikit_image-$version-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-photo_sha=38a07f36f27f095e818aea7b96d34202c05176d30253c66733f2e00379e9e0e6
-photo=$cache/photos/retina.jpg
-
-check() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$photo_sha" ]; }
-check "$photo" && exit 0
+declare -A sha=(
+  [retina.jpg]=38a07f36f27f095e818aea7b96d34202c05176d30253c66733f2e00379e9e0e6
+  [chelsea.png]=596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
+  [coffee.png]=cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7
+)
+check() { [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "${sha[$(basename "$1")]}" ]; }
+missing=()
+for f in "${!sha[@]}"; do check "$cache/photos/$f" || missing+=("$f"); done
+[ ${#missing[@]} = 0 ] && exit 0
 
 mkdir -p "$cache/wheels" "$cache/photos"
 if [ ! -f "$cache/wheels/$wheel" ]; then
@@ -32,14 +37,18 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "${venv}/bin/python" -c 1 2>/dev/null && py=$venv/bin/python || py=python3
-"$py" - "$cache/wheels/$wheel" "$tmp/retina.jpg" <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as f:
-    f.write(z.read("skimage/data/retina.jpg"))
+"$py" - "$cache/wheels/$wheel" "$tmp" "${missing[@]}" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for name in sys.argv[3:]:
+        with open(os.path.join(sys.argv[2], name), "wb") as f:
+            f.write(z.read("skimage/data/" + name))
 PY
-if ! check "$tmp/retina.jpg"; then
-  echo "retina.sh: skimage/data/retina.jpg in $cache/wheels/$wheel has SHA-256 $(sha256sum "$tmp/retina.jpg" | cut -d' ' -f1), want $photo_sha: delete the wheel and re-run \`make retina\`" >&2
-  exit 1
-fi
-mv "$tmp/retina.jpg" "$photo"
-echo "retina.sh: $photo ready" >&2
+for f in "${missing[@]}"; do
+  if ! check "$tmp/$f"; then
+    echo "retina.sh: skimage/data/$f in $cache/wheels/$wheel has SHA-256 $(sha256sum "$tmp/$f" | cut -d' ' -f1), want ${sha[$f]}: delete the wheel and re-run \`make retina\`" >&2
+    exit 1
+  fi
+  mv "$tmp/$f" "$cache/photos/$f"
+done
+echo "retina.sh: ${missing[*]} ready in $cache/photos" >&2

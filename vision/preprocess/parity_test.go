@@ -3,6 +3,8 @@ package preprocess
 import (
 	"errors"
 	"fmt"
+	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,26 +81,84 @@ func compareChains(t *testing.T, dir string, inputs map[string]*imageio.RGB) {
 // committed goldens), within 1/255 per value; a scene without a dark border has no field.
 func TestParityPreprocess(t *testing.T) {
 	dir := pyoracle.Golden(t, "testdata/golden", "testdata/preprocess_gen.py")
-	compareChains(t, dir, goldenInputs(t, dir))
+	in := goldenInputs(t, dir)
+	delete(in, "dark") // the quality gate's inputs only
+	delete(in, "blurred")
+	compareChains(t, dir, in)
 }
 
-// TestParityPreprocessRealPhoto is TestParityPreprocess on the real photo (skimage's retina.jpg;
-// its outputs are 6 MB each, so the reference runs live). Skips only without the venv (make
-// test); make parity runs it.
+// TestParityPreprocessRealPhoto is TestParityPreprocess and TestParityQuality on the real photo
+// (skimage's retina.jpg; outputs of 6 MB each, so the reference runs live), its darkened and
+// blurred versions and two pictures that are not fundus photographs (skimage's chelsea.png and
+// coffee.png). Skips only without the venv (make test); make parity runs it.
 func TestParityPreprocessRealPhoto(t *testing.T) {
 	photo := testutil.RetinaPhoto(t)
+	others := []string{testutil.SkimagePicture(t, "chelsea.png"), testutil.SkimagePicture(t, "coffee.png")}
 	if pyoracle.Python() == "" {
 		t.Skip("the reference runs live on the real photo: needs the venv (make parity)")
 	}
 	dir := t.TempDir()
-	if _, err := pyoracle.Run("testdata/preprocess_gen.py", "--out", dir, "--photo", photo); err != nil {
+	if _, err := pyoracle.Run("testdata/preprocess_gen.py", append([]string{"--out", dir, "--photo", photo, "--other"}, others...)...); err != nil {
 		t.Fatal(err)
 	}
-	img, err := imageio.Decode(photo)
-	if err != nil {
-		t.Fatal(err)
+	decode := func(p string) *imageio.RGB {
+		img, err := imageio.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
 	}
+	img := decode(photo)
 	compareChains(t, dir, map[string]*imageio.RGB{"retina": img})
+	compareQuality(t, dir, map[string]*imageio.RGB{
+		"retina": img, "retina_dark": decode(filepath.Join(dir, "retina_dark.png")), "retina_blurred": decode(filepath.Join(dir, "retina_blurred.png")),
+		"chelsea": decode(others[0]), "coffee": decode(others[1]),
+	}, map[string]string{"retina": VerdictGood, "retina_dark": VerdictDark, "retina_blurred": VerdictBlurry, "chelsea": VerdictNoField, "coffee": VerdictNoField})
+}
+
+// TestParityQuality checks the quality gate's measurements against the reference (field and
+// box exact; brightness and the variance of cv2.Laplacian within 1e-9 relative) and its
+// verdicts with the default thresholds on the synthetic goldens.
+func TestParityQuality(t *testing.T) {
+	dir := pyoracle.Golden(t, "testdata/golden", "testdata/preprocess_gen.py")
+	in := goldenInputs(t, dir)
+	compareQuality(t, dir, in, map[string]string{"field": VerdictGood, "dark": VerdictDark, "blurred": VerdictBlurry, "scene": VerdictNoField})
+}
+
+func compareQuality(t *testing.T, dir string, inputs map[string]*imageio.RGB, verdicts map[string]string) {
+	for name, img := range inputs {
+		t.Run("quality/"+name, func(t *testing.T) {
+			var want struct {
+				LaplacianVar float64 `json:"laplacian_var"`
+				Radius       float64
+				Field        bool
+				Box          [4]int
+				Brightness   float64
+			}
+			pyoracle.ReadJSON(t, dir, name+".quality.json", &want)
+			q := Measure(img, DefaultQuality)
+			t.Logf("%s: field %v %v, brightness %.3f, sharpness %.4f: %s", name, q.Field, q.Box, q.Brightness, q.Sharpness, q.Verdict)
+			near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+			if !near(q.Sharpness, want.LaplacianVar) {
+				t.Errorf("sharpness %v, OpenCV %v", q.Sharpness, want.LaplacianVar)
+			}
+			if r := Radius(img); r != want.Radius {
+				t.Errorf("radius %v, reference %v", r, want.Radius)
+			}
+			if q.Field != want.Field {
+				t.Fatalf("field %v, reference %v", q.Field, want.Field)
+			}
+			if q.Field {
+				b := want.Box
+				if q.Box != image.Rect(b[0], b[1], b[0]+b[2], b[1]+b[3]) || !near(q.Brightness, want.Brightness) {
+					t.Errorf("box %v brightness %v, reference %v %v", q.Box, q.Brightness, b, want.Brightness)
+				}
+			}
+			if q.Verdict != verdicts[name] {
+				t.Errorf("verdict %s, want %s", q.Verdict, verdicts[name])
+			}
+		})
+	}
 }
 
 // goldenInputs decodes the generator's input pictures (PNG: Pillow's pixels exactly).
@@ -115,9 +175,6 @@ func goldenInputs(t *testing.T, dir string) map[string]*imageio.RGB {
 		img, err := imageio.Decode(p)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if name == "dark" || name == "blurred" { // the quality gate's inputs only
-			continue
 		}
 		in[name] = img
 	}

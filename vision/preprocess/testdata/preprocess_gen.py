@@ -2,13 +2,14 @@
 """The Python references of vision/preprocess (OpenCV 4.11 from opencv-python-headless, NumPy),
 run on the same decoded pixels (Pillow's Image.open(p).convert('RGB')).
 
-Usage: preprocess_gen.py --out DIR [--photo retina.jpg]
+Usage: preprocess_gen.py --out DIR [--photo retina.jpg [--other chelsea.png ...]]
 
 Without --photo: small synthetic fundus pictures (numpy seed 0) are written as DIR/<name>.png
 and used as inputs (the committed goldens). With --photo: the real photo (not committed; make
-parity) and darkened / blurred versions of it.
+parity), darkened (×0.3) and blurred (σ = 2 px) versions of it, and --other pictures that are
+not fundus photographs (quality only).
 
-DIR/<name>.png                  the input (synthetic only)
+DIR/<name>.png                  the inputs made here (all but the photo and --other)
 DIR/<name>.<chain>.npy          the chain's output, uint8 HxWx3 (chain: crop, graham,
                                 clahe, crop+graham)
 DIR/<name>.quality.json         field found and its box, mean brightness of the field, variance
@@ -167,22 +168,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--photo")
+    ap.add_argument("--other", nargs="*", default=[])
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    rgb = lambda p: np.asarray(Image.open(p).convert("RGB"))
     if args.photo:
-        with Image.open(args.photo) as im:
-            ph = np.asarray(im.convert("RGB"))
-        inputs = {"retina": ph}
+        ph = rgb(args.photo)
+        made = {"retina_dark": (ph * 0.3).astype(np.uint8), "retina_blurred": cv2.GaussianBlur(ph, (0, 0), 2)}
+        inputs = {"retina": ph, **made}
+        inputs.update({os.path.splitext(os.path.basename(o))[0]: rgb(o) for o in args.other})
     else:
-        inputs = synthetic()
-        for name, img in inputs.items():
-            Image.fromarray(img).save(os.path.join(args.out, name + ".png"))
+        made = inputs = synthetic()
+    for name, img in made.items():
+        Image.fromarray(img).save(os.path.join(args.out, name + ".png"))
     man = {"inputs": sorted(inputs), "chains": sorted(CHAINS), "no_field": []}
     for name, img in inputs.items():
         with open(os.path.join(args.out, name + ".quality.json"), "w") as f:
             json.dump(quality(img), f, indent=1)
         for cname, steps in CHAINS.items():
-            if name in ("dark", "blurred"):
+            if name not in ("field", "scene", "retina"):  # quality only
                 continue
             out = img
             try:
