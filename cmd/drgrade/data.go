@@ -11,17 +11,22 @@ import (
 
 // runSummary is `drgrade summary`: the researcher's class table for a data set.
 func runSummary(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("summary", "--data_path P [--num_classes N] [--json]", stdout, stderr)
+	fs := newFlags("summary", "--data_path P [--num_classes N] [--json] [--quality [--quality_out DIR]]", stdout, stderr)
 	dataPath := fs.String("data_path", "data/DDR5", "data set folder with train/, val/ (and test/) and their .txt label files")
 	numClasses := fs.Int("num_classes", 6, "labels must lie in [0, num_classes) (6: the DDR grades including Ungradable)")
 	asJSON := fs.Bool("json", false, "print JSON instead of the table")
 	var format dataset.Options
 	dataFormatFlags(fs, &format)
+	var quality qualityFlags
+	addQualityFlags(fs, &quality)
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *asJSON && quality.on {
+		return usagef("--quality prints a table: use --quality_out for its CSV, without --json")
 	}
 	splits, err := format.Splits(*dataPath)
 	if err != nil {
@@ -47,7 +52,10 @@ func runSummary(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, string(b))
 		return nil
 	}
-	return sum.WriteTable(stdout)
+	if err := sum.WriteTable(stdout); err != nil || !quality.on {
+		return err
+	}
+	return summaryQuality(sets, quality, stdout, stderr)
 }
 
 // runSynth is `drgrade synth`: a synthetic fundus data set in the DDR layout.
