@@ -109,7 +109,7 @@ type Focal struct {
 	// for a focal loss: ce = F.cross_entropy(logits, y, reduction='none', label_smoothing=ε),
 	// pt = exp(−ce), and the rest unchanged.
 	LabelSmoothing float64
-	alpha *ts.Tensor // per-class alpha, float32 [C], or nil; owned
+	alpha          *ts.Tensor // per-class alpha, float32 [C], or nil; owned
 }
 
 // NewFocal builds the script's focal loss with a scalar alpha.
@@ -175,7 +175,9 @@ func (f *Focal) Loss(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 }
 
 // SetLabelSmoothing implements Smoother.
-func (c *CrossEntropy) SetLabelSmoothing(eps float64) error { return setSmoothing(&c.LabelSmoothing, eps) }
+func (c *CrossEntropy) SetLabelSmoothing(eps float64) error {
+	return setSmoothing(&c.LabelSmoothing, eps)
+}
 
 // SetLabelSmoothing implements Smoother.
 func (f *Focal) SetLabelSmoothing(eps float64) error { return setSmoothing(&f.LabelSmoothing, eps) }

@@ -55,7 +55,7 @@ func float64Entry(name string, v float64) *pth.Entry {
 }
 
 // saveLast writes last.pth atomically: everything --resume needs to continue bit for bit.
-func saveLast(path string, model models.Model, opt *Adam, epoch int, best float64, cfg Config, dev gotch.Device) error {
+func saveLast(path string, model models.Model, opt *Adam, epoch int, best float64, cfg Config, dev gotch.Device, extra ...*pth.Entry) error {
 	entries, err := models.HostEntries(model.StateDict())
 	if err != nil {
 		return err
@@ -80,6 +80,16 @@ func saveLast(path string, model models.Model, opt *Adam, epoch int, best float6
 		for i, n := range opt.Steps() {
 			entries = append(entries, pth.NewFloat32(fmt.Sprintf("%s%d.step", ckOptState, i), []int{}, []float32{float32(n)}))
 		}
+	}
+	for i, b := range opt.MomentumBuffers() { // SGD's state[p]['momentum_buffer'] (--opt sgd)
+		if b == nil {
+			continue
+		}
+		e, err := models.HostEntry(fmt.Sprintf("%s%d.momentum_buffer", ckOptState, i), b)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, e)
 	}
 	entries = append(entries,
 		pth.NewInt64(ckOptStep, []int{}, []int64{opt.StepCount}),
@@ -115,7 +125,7 @@ func saveLast(path string, model models.Model, opt *Adam, epoch int, best float6
 		return err
 	}
 	entries = append(entries, bytesEntry(ckConfig, cj))
-	return pth.Save(path, entries)
+	return pth.Save(path, append(entries, extra...))
 }
 
 // CheckResume reads the --resume checkpoint at path and checks that it is a drgrade last.pth
@@ -245,6 +255,9 @@ func loadLast(path string, model models.Model, opt *Adam, cfg Config, dev gotch.
 // per-parameter counts, whose parameters all took step steps).
 func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, error), dev gotch.Device) error {
 	a.Close()
+	if a.Kind == OptSGD {
+		return a.restoreSGD(step, entry, dev)
+	}
 	a.steps = make([]int64, len(a.params))
 	for i, p := range a.params {
 		a.steps[i] = step
@@ -295,6 +308,7 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 // (internal/atomicfile): DDR.pth and last.pth, metrics.json and metrics.csv, the figures.
 // The figures once used ".tmp-<random>"; the globs match those names too.
 var staleTempPatterns = []string{atomicfile.TempPattern("DDR.pth"), atomicfile.TempPattern("last.pth"),
+	atomicfile.TempPattern("DDR.pth.json"), atomicfile.TempPattern("DDR-epoch*.pth"), // --ema, --keep_topk
 	atomicfile.TempPattern("metrics.json"), atomicfile.TempPattern("metrics.csv"),
 	atomicfile.TempPattern("curves.png"), atomicfile.TempPattern("confusion_matrix.png")}
 

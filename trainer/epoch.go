@@ -149,7 +149,23 @@ func forEachBatch(dl *loader.Loader, epoch int, dev gotch.Device, stop func() bo
 // forward pass, the gradients averaged over the ranks before the optimiser step), and the loss
 // and accuracy returned are over all ranks. The caller runs it on a locked OS thread.
 func trainEpoch(a EpochArgs, dist *distributed) (EpochResult, error) {
+	return trainEpochPlan(a, dist, nil)
+}
+
+// trainEpochPlan is trainEpoch with a recipe's plan (nil: the script's): with accumulation
+// the loss of each batch is divided by the batches of its update (timm: accum_steps, the
+// epoch's last update by what is left), gradients are clipped after unscaling, the optimiser
+// steps every plan.accum batches and at the end of the epoch, and the schedule and the EMA
+// move once per optimiser step.
+func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResult, error) {
 	start := time.Now()
+	accum := 1
+	if plan != nil && plan.accum > 1 {
+		accum = plan.accum
+	}
+	nBatches := a.DataLoader.Len()
+	lastAccum := nBatches % accum // timm's last_accum_steps: the last update's batches (0: a full one)
+	batchIdx, pending := 0, 0
 	var res EpochResult
 	optimizer, sched, epoch := a.Optimizer, a.LRMethod, a.Epoch
 	if err := sched.StartEpoch(epoch); err != nil {
@@ -168,7 +184,27 @@ func trainEpoch(a EpochArgs, dist *distributed) (EpochResult, error) {
 	err := forEachBatch(a.DataLoader, epoch, a.Device, a.Stop, &res.Skipped, empty, func(b deviceBatch) error {
 		sampleNum += b.N
 		optimizer.LR = sched.LR()
-		st, err := trainStep(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist)
+		var st StepResult
+		var err error
+		update := true
+		if plan == nil {
+			st, err = trainStep(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist)
+		} else {
+			div := accum
+			if lastAccum > 0 && batchIdx >= nBatches-lastAccum {
+				div = lastAccum
+			}
+			update = (batchIdx+1)%accum == 0 || batchIdx == nBatches-1
+			batchIdx++
+			if m, ok := sched.Momentum(); ok {
+				optimizer.setCycledMomentum(m)
+			}
+			st, err = trainStepPlan(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist, plan, div, update)
+			pending++
+			if update {
+				pending = 0
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -184,7 +220,7 @@ func trainEpoch(a EpochArgs, dist *distributed) (EpochResult, error) {
 			res.ClassCounts[y]++
 		}
 		accuLoss += float32(st.Loss)
-		if !st.Stepped {
+		if update && !st.Stepped {
 			res.SkippedSteps++
 		}
 		steps++
@@ -193,8 +229,20 @@ func trainEpoch(a EpochArgs, dist *distributed) (EpochResult, error) {
 		if math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
 			return fmt.Errorf("%w (loss %v at step %d of epoch %d)", ErrNonFiniteLoss, st.Loss, steps, epoch+1)
 		}
+		if !update {
+			return nil
+		}
 		return sched.AfterOptimizerStep()
 	})
+	if err == nil && pending > 0 { // batches left unloadable at the end: their update still happens
+		var stepped bool
+		if stepped, err = finishUpdate(optimizer, a.Scaler, plan); err == nil {
+			if !stepped {
+				res.SkippedSteps++
+			}
+			err = sched.AfterOptimizerStep()
+		}
+	}
 	if err != nil {
 		return res, err
 	}
@@ -243,6 +291,15 @@ func TrainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 // reducer armed around the forward pass, gradients averaged inside backward).
 func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler *GradScaler, amp AMP,
 	images, labels *ts.Tensor, dist *distributed) (StepResult, error) {
+	return trainStepPlan(model, crit, optimizer, scaler, amp, images, labels, dist, nil, 1, true)
+}
+
+// trainStepPlan is trainStep with a recipe's plan: the loss is divided by div before
+// backward (gradient accumulation), and only when update is set are the gradients unscaled
+// and clipped, the optimiser stepped, the scaler updated, the EMA updated and the gradients
+// zeroed. plan nil, div 1 and update true is trainStep.
+func trainStepPlan(model models.Model, crit loss.Criterion, optimizer *Adam, scaler *GradScaler, amp AMP,
+	images, labels *ts.Tensor, dist *distributed, plan *trainPlan, div int, update bool) (StepResult, error) {
 	var res StepResult
 	if dist != nil {
 		if err := dist.ddp.BeforeForward(); err != nil {
@@ -269,6 +326,11 @@ func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 	if res.Loss, err = l.Float64Value([]int64{}); err != nil {
 		return res, err
 	}
+	if div > 1 { // loss / accum_steps
+		if l, err = s.Track(l.DivScalar(ts.IntScalar(int64(div)), false)); err != nil {
+			return res, err
+		}
+	}
 	scaled, err := s.Track(scaler.Scale(l))
 	if err != nil {
 		return res, err
@@ -284,6 +346,13 @@ func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 			return res, err
 		}
 	}
+	if !update {
+		return res, nil
+	}
+	if plan != nil {
+		res.Stepped, err = finishUpdate(optimizer, scaler, plan)
+		return res, err
+	}
 	if res.Stepped, err = scaler.Step(optimizer); err != nil {
 		return res, err
 	}
@@ -292,6 +361,33 @@ func trainStep(model models.Model, crit loss.Criterion, optimizer *Adam, scaler 
 	}
 	optimizer.ZeroGrad()
 	return res, nil
+}
+
+// finishUpdate is the optimiser update of a recipe: scaler.unscale_ and clipping (torch's
+// AMP recipe: clip the unscaled gradients), scaler.step, scaler.update, the EMA update
+// (timm: after every update), optimizer.zero_grad().
+func finishUpdate(optimizer *Adam, scaler *GradScaler, plan *trainPlan) (stepped bool, err error) {
+	if plan.clip > 0 {
+		if err := scaler.Unscale(optimizer); err != nil {
+			return false, err
+		}
+		if err := clipGrads(optimizer, plan.clip, plan.clipMode); err != nil {
+			return false, err
+		}
+	}
+	if stepped, err = scaler.Step(optimizer); err != nil {
+		return false, err
+	}
+	if err := scaler.Update(); err != nil {
+		return false, err
+	}
+	if plan.ema != nil {
+		if err := plan.ema.update(); err != nil {
+			return false, err
+		}
+	}
+	optimizer.ZeroGrad()
+	return stepped, nil
 }
 
 // EvalResult is what evaluate returns with return_preds=True, plus probabilities.

@@ -92,6 +92,12 @@ type session struct {
 	startEpoch     int    // 0, or the epoch after the one --resume saved
 	bestAcc        float64
 	closers        []func()
+
+	// the recipe's (recipe.go; nil or zero with the script's)
+	ema       *modelEMA
+	topk      *topK
+	bestEpoch int  // 1-based epoch of the best metric so far (--patience); 0: none yet
+	stopEarly bool // --patience ran out
 }
 
 // run is main(args) on the locked thread, its phases named after the script's steps. Only
@@ -103,6 +109,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 	s := &session{args: args, out: out, stop: stop, dist: dist}
 	defer s.close()
 	for _, phase := range []func() error{
+		s.restoreRecipe,    // drgrade's --resume: the run's own recipe (--opt, --sched, ...) from last.pth
 		s.seedTorch,        // seed_torch(seed)
 		s.selectDevice,     // device = torch.device(...); print(args)
 		s.findModel,        // model = classic_models.find_model_using_name(...).to(device)
@@ -115,6 +122,7 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		s.newScheduler,     // lf = cosine; scheduler = lr_scheduler.LambdaLR(optimizer, lf)
 		s.makeSavePath,     // os.makedirs(save_path)
 		s.newGradScaler,    // scaler = torch.cuda.amp.GradScaler(enabled=enable_amp)
+		s.newEMA,           // timm's model_ema = ModelEmaV2(model, decay=args.ema) (--ema)
 		s.resume,           // drgrade's --resume: last.pth
 		s.distributedModel, // SyncBatchNorm.convert_sync_batchnorm; DistributedDataParallel
 		s.startTensorboard, // tb_writer = SummaryWriter(log_path)
@@ -128,6 +136,9 @@ func run(args Config, out io.Writer, stop func() bool, dist *distributed) (*Resu
 		done, err := s.epoch(epoch, res)
 		if err != nil || done {
 			return res, err
+		}
+		if s.stopEarly {
+			break
 		}
 	}
 	s.onMain(func() error { s.logs.final(); return nil })
@@ -291,12 +302,28 @@ func (s *session) newCriterion() error {
 	}
 	s.criterion = c
 	s.closers = append(s.closers, c.Close)
+	if args.LabelSmoothing != 0 {
+		sm, ok := c.(loss.Smoother)
+		if !ok {
+			return &InputError{fmt.Errorf("--label_smoothing: the loss %q takes no label smoothing", name)}
+		}
+		if err := sm.SetLabelSmoothing(args.LabelSmoothing); err != nil {
+			return &InputError{err}
+		}
+	}
 	return loss.ToDevice(c, s.device)
 }
 
-// newOptimizer is optim.Adam(pg, lr=args.lr, weight_decay=1e-4) (L2 added to the gradient).
+// newOptimizer is optim.Adam(pg, lr=args.lr, weight_decay=1e-4) (L2 added to the gradient),
+// or the recipe's --opt, --weight_decay, --momentum, --nesterov and --head_lr_mult.
 func (s *session) newOptimizer() error {
-	opt, err := NewAdam(s.model.StateDict().Parameters(), s.args.LR, 1e-4)
+	r := s.args.Recipe
+	mult, _, err := headLRMult(s.model, r.HeadLRMult)
+	if err != nil {
+		return &InputError{err}
+	}
+	opt, err := NewOptimizer(s.model.StateDict().Parameters(), OptimizerOptions{Kind: r.Opt, LR: s.args.LR,
+		WeightDecay: r.WeightDecay, Momentum: r.Momentum, Nesterov: r.Nesterov, LRMult: mult})
 	if err != nil {
 		return err
 	}
@@ -309,8 +336,16 @@ func (s *session) newOptimizer() error {
 // warmup inside epoch 0, and best_acc = 0.
 func (s *session) newScheduler() error {
 	var err error
+	r := s.args.Recipe
 	s.scheduler, err = schedule.NewScript(schedule.Config{LR: s.args.LR, LRF: s.args.LRF, Epochs: s.args.Epochs,
-		LoaderLen: s.trainLoader.Len(), Warmup: true})
+		LoaderLen: updatesPerEpoch(s.trainLoader.Len(), r.AccumSteps), Warmup: true,
+		Sched: r.Sched, StepSize: r.StepSize, Gamma: r.Gamma, PlateauPatience: r.PlateauPatience})
+	if d := r.Describe(); d != "" {
+		fmt.Fprintln(s.out, d)
+	}
+	if r.KeepTopK > 0 {
+		s.topk = &topK{K: r.KeepTopK}
+	}
 	s.bestAcc = math.Inf(-1) // best_acc = 0. for acc; -inf so kappa (which can be < 0) works too
 	if s.args.BestMetric == "acc" {
 		s.bestAcc = 0
@@ -364,13 +399,24 @@ func (s *session) resume() error {
 	}
 	s.startEpoch = st.epoch + 1
 	s.bestAcc = st.best
+	_, oneCycle := s.scheduler.Momentum()
 	for e := 0; e < s.startEpoch; e++ {
 		if err := s.scheduler.StartEpoch(e); err != nil {
 			return err
 		}
+		for i := 0; oneCycle && i < updatesPerEpoch(s.trainLoader.Len(), s.args.AccumSteps); i++ {
+			if err := s.scheduler.AfterOptimizerStep(); err != nil {
+				return err
+			}
+		}
 		if err := s.scheduler.EndEpoch(); err != nil {
 			return err
 		}
+	}
+	if src, _, err := readLast(s.args.Resume, s.args); err != nil {
+		return err
+	} else if err := s.restoreRecipeState(src); err != nil {
+		return err
 	}
 	fmt.Fprintf(s.out, "Resuming from %s after epoch %d (best %s %.4f)\n", s.args.Resume, s.startEpoch, s.args.BestMetric, s.bestAcc)
 	return nil
@@ -444,9 +490,19 @@ func (s *session) epoch(epoch int, res *Result) (done bool, err error) {
 		s.bestAcc = v
 		res.BestEpoch, res.BestValue = epoch+1, v
 		improved = true
+		s.bestEpoch = epoch + 1
+	}
+	s.scheduler.Metric(rec.metric(args.BestMetric)) // --sched plateau: scheduler.step(metric)
+	if err := s.onMain(func() error { return s.saveTopK(epoch, rec.metric(args.BestMetric)) }); err != nil {
+		return true, err
 	}
 	if err := s.onMain(func() error { return s.save(epoch, improved, &report) }); err != nil {
 		return true, err
+	}
+	if args.Patience > 0 && epoch+1-s.bestEpoch >= args.Patience && epoch+1 < args.Epochs {
+		fmt.Fprintf(s.out, "Early stopping: --best_metric %s has not improved for %d epochs (best %.4f at epoch %d)\n",
+			args.BestMetric, epoch+1-s.bestEpoch, s.bestAcc, s.bestEpoch)
+		s.stopEarly = true
 	}
 	if args.afterEpoch != nil {
 		args.afterEpoch(epoch)
@@ -464,9 +520,9 @@ func (s *session) epoch(epoch int, res *Result) (done bool, err error) {
 // trainOneEpoch is mean_loss, train_acc = train_one_epoch(...) then scheduler.step(); lr is
 // the one the script logs, read after train_one_epoch and before scheduler.step().
 func (s *session) trainOneEpoch(epoch int) (tr EpochResult, lr float64, err error) {
-	tr, err = trainEpoch(EpochArgs{Model: s.model, Optimizer: s.optimizer, DataLoader: s.trainLoader, Epoch: epoch,
+	tr, err = trainEpochPlan(EpochArgs{Model: s.model, Optimizer: s.optimizer, DataLoader: s.trainLoader, Epoch: epoch,
 		LRMethod: s.scheduler, Criterion: s.criterion, AMP: s.amp, Scaler: s.scaler,
-		Progress: NewProgress(s.out, s.trainLoader.Len(), s.args.Quiet), Stop: s.stop, Device: s.device}, s.dist)
+		Progress: NewProgress(s.out, s.trainLoader.Len(), s.args.Quiet), Stop: s.stop, Device: s.device}, s.dist, s.plan())
 	if err != nil {
 		if errors.Is(err, ErrNonFiniteLoss) {
 			fmt.Fprintf(s.out, "WARNING: %v\n", err)
@@ -490,7 +546,7 @@ func (s *session) evaluate(epoch int) (EvalResult, metrics.Report, error) {
 			return EvalResult{}, metrics.Report{}, err
 		}
 	}
-	ev, err := EvaluateWith(s.model, s.valLoader, EvalOptions{Probs: true, Progress: NewProgress(s.out, s.valLoader.Len(), s.args.Quiet),
+	ev, err := EvaluateWith(s.evalModel(), s.valLoader, EvalOptions{Probs: true, Progress: NewProgress(s.out, s.valLoader.Len(), s.args.Quiet),
 		Stop: s.stop, Device: s.device})
 	if err != nil {
 		return ev, metrics.Report{}, s.epochFailed(epoch, err)
@@ -507,8 +563,11 @@ func (s *session) evaluate(epoch int) (EvalResult, metrics.Report, error) {
 func (s *session) save(epoch int, improved bool, report *metrics.Report) error {
 	if improved {
 		best := filepath.Join(s.savePath, "DDR.pth")
-		if err := models.SaveStateDict(s.model, best); err != nil {
+		if err := models.SaveStateDict(s.evalModel(), best); err != nil {
 			return fmt.Errorf("saving the best checkpoint: %w", err)
+		}
+		if err := s.writeBestInfo(best, epoch); err != nil {
+			return err
 		}
 		fmt.Fprintf(s.out, "saved the best model so far (%s %.4f) to %s\n", s.args.BestMetric, s.bestAcc, best)
 		s.logs.best = report
@@ -516,7 +575,11 @@ func (s *session) save(epoch int, improved bool, report *metrics.Report) error {
 	} else {
 		s.logs.writePlots(nil)
 	}
-	if err := saveLast(s.lastPath, s.model, s.optimizer, epoch, s.bestAcc, s.args, s.device); err != nil {
+	extra, err := s.recipeEntries()
+	if err != nil {
+		return err
+	}
+	if err := saveLast(s.lastPath, s.model, s.optimizer, epoch, s.bestAcc, s.args, s.device, extra...); err != nil {
 		return fmt.Errorf("saving the last checkpoint: %w", err)
 	}
 	return nil

@@ -114,6 +114,31 @@ type Config struct {
 	Epochs    int     // --epochs
 	LoaderLen int     // len(train_loader): batches per epoch
 	Warmup    bool    // lr_method == warmup (always true in the script)
+
+	// Sched picks a torch.optim.lr_scheduler instead of the script's warmup + cosine LambdaLR
+	// ("" or SchedScript: the script's): SchedCosine is CosineAnnealingLR(T_max=Epochs,
+	// eta_min=LR·LRF) and SchedStep StepLR(StepSize, Gamma), stepped after each epoch;
+	// SchedPlateau ReduceLROnPlateau(mode='max', factor=Gamma, patience=PlateauPatience), stepped
+	// with each epoch's validation metric (Metric); SchedOneCycle OneCycleLR(max_lr=LR,
+	// total_steps=Epochs·LoaderLen), stepped after each optimiser step. None has a warmup.
+	Sched           string
+	StepSize        int
+	Gamma           float64
+	PlateauPatience int
+}
+
+// The --sched choices.
+const (
+	SchedScript   = "script"
+	SchedCosine   = "cosine"
+	SchedStep     = "step"
+	SchedPlateau  = "plateau"
+	SchedOneCycle = "onecycle"
+)
+
+// SchedNames lists the --sched choices.
+func SchedNames() []string {
+	return []string{SchedScript, SchedCosine, SchedStep, SchedPlateau, SchedOneCycle}
 }
 
 // Script drives the schedule as train_imbalance.py + train_one_epoch do: call StartEpoch,
@@ -126,6 +151,12 @@ type Script struct {
 	warm   *LambdaLR
 	epoch  int
 	inside bool
+
+	// the torch scheduler of cfg.Sched (nil with the script's schedule)
+	step     *StepLR
+	cos      *CosineAnnealingLR
+	plateau  *ReduceLROnPlateau
+	onecycle *OneCycleLR
 }
 
 // NewScript creates the optimiser's param group and the cosine LambdaLR, as the script does
@@ -139,6 +170,9 @@ func NewScript(cfg Config) (*Script, error) {
 	}
 	if cfg.LoaderLen < 0 {
 		return nil, fmt.Errorf("schedule: negative loader length %d", cfg.LoaderLen)
+	}
+	if cfg.Sched != "" && cfg.Sched != SchedScript {
+		return newTorchScript(cfg)
 	}
 	lf, err := Cosine(cfg.Epochs, cfg.LRF)
 	if err != nil {
@@ -162,7 +196,7 @@ func (s *Script) StartEpoch(epoch int) error {
 		return fmt.Errorf("schedule: StartEpoch(%d), expected epoch %d", epoch, s.epoch)
 	}
 	s.inside = true
-	if epoch == 0 && s.cfg.Warmup {
+	if epoch == 0 && s.cfg.Warmup && s.cosine != nil {
 		w, err := NewLambdaLR(Warmup(WarmupIters(s.cfg.LoaderLen), WarmupFactor), s.group)
 		if err != nil {
 			return err
@@ -185,6 +219,9 @@ func (s *Script) AfterOptimizerStep() error {
 	if s.warm != nil {
 		s.warm.Step()
 	}
+	if s.onecycle != nil {
+		return s.onecycle.Step()
+	}
 	return nil
 }
 
@@ -196,9 +233,84 @@ func (s *Script) EndEpoch() error {
 	}
 	s.inside = false
 	s.warm = nil
-	s.cosine.Step()
+	switch {
+	case s.cosine != nil:
+		s.cosine.Step()
+	case s.cos != nil:
+		s.cos.Step()
+	case s.step != nil:
+		s.step.Step()
+	}
 	s.epoch++
 	return nil
+}
+
+// newTorchScript is NewScript for a torch scheduler (cfg.Sched).
+func newTorchScript(cfg Config) (*Script, error) {
+	s := &Script{cfg: cfg, group: NewGroup(cfg.LR)}
+	var err error
+	switch cfg.Sched {
+	case SchedCosine:
+		s.cos, err = NewCosineAnnealingLR(s.group, cfg.Epochs, cfg.LR*cfg.LRF)
+	case SchedStep:
+		s.step, err = NewStepLR(s.group, cfg.StepSize, cfg.Gamma)
+	case SchedPlateau:
+		s.plateau, err = NewReduceLROnPlateau(s.group, true, cfg.Gamma, cfg.PlateauPatience)
+	case SchedOneCycle:
+		s.onecycle, err = NewOneCycleLR(s.group, cfg.LR, cfg.Epochs*cfg.LoaderLen)
+	default:
+		err = fmt.Errorf("schedule: unknown scheduler %q: want one of %v", cfg.Sched, SchedNames())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Metric hands the epoch's validation metric (the one --best_metric maximises) to
+// ReduceLROnPlateau.step(metric); the other schedules ignore it. Call it after EndEpoch.
+func (s *Script) Metric(v float64) {
+	if s.plateau != nil {
+		s.plateau.Step(v)
+	}
+}
+
+// Momentum is the momentum (SGD) or beta1 (Adam, AdamW) the next optimiser step uses, with
+// ok set, when the schedule cycles it (OneCycleLR's cycle_momentum).
+func (s *Script) Momentum() (m float64, ok bool) {
+	if s.onecycle == nil {
+		return 0, false
+	}
+	return s.onecycle.Momentum(), true
+}
+
+// PlateauState is ReduceLROnPlateau's state, for checkpoints (ok is false for other schedules).
+func (s *Script) PlateauState() (st PlateauState, ok bool) {
+	if s.plateau == nil {
+		return st, false
+	}
+	p := s.plateau
+	return PlateauState{LR: s.group.LR, Best: p.best, NumBad: p.numBad, Cooldown: p.cooldownCounter, LastEpoch: p.lastEpoch}, true
+}
+
+// SetPlateauState restores what PlateauState returned.
+func (s *Script) SetPlateauState(st PlateauState) error {
+	if s.plateau == nil {
+		return errors.New("schedule: not a plateau schedule")
+	}
+	p := s.plateau
+	s.group.LR, p.best, p.numBad, p.cooldownCounter, p.lastEpoch = st.LR, st.Best, st.NumBad, st.Cooldown, st.LastEpoch
+	return nil
+}
+
+// PlateauState is ReduceLROnPlateau's state_dict (the part that changes) and the group's lr.
+// Best is -Inf before the first epoch.
+type PlateauState struct {
+	LR        float64
+	Best      float64
+	NumBad    int
+	Cooldown  int
+	LastEpoch int
 }
 
 // Epoch is the index of the next (or current, between StartEpoch and EndEpoch) epoch.
