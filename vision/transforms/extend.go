@@ -22,5 +22,5 @@ func (f RandFunc) Apply(img *imageio.RGB, rng Rand) (*imageio.RGB, error) {
 func (p *Pipeline) Append(steps ...Transform) *Pipeline {
 	all := make(Compose, 0, len(p.Steps)+len(steps))
 	all = append(append(all, p.Steps...), steps...)
-	return &Pipeline{Steps: all, Mean: p.Mean, Std: p.Std, lut: p.lut}
+	return &Pipeline{Steps: all, Mean: p.Mean, Std: p.Std, Tensor: p.Tensor, lut: p.lut}
 }

@@ -31,12 +31,14 @@ func DefaultConfig() Config {
 	}
 }
 
-// Pipeline is an image-to-image Compose followed by the fused ToTensor + Normalize.
+// Pipeline is an image-to-image Compose followed by the fused ToTensor + Normalize, then the
+// tensor steps (RandomErasing), as torchvision's train recipe orders them.
 type Pipeline struct {
-	Steps Compose
-	Mean  [3]float32
-	Std   [3]float32
-	lut   *NormalizeLUT
+	Steps  Compose
+	Mean   [3]float32
+	Std    [3]float32
+	Tensor []TensorTransform // after Normalize, in order
+	lut    *NormalizeLUT
 }
 
 // NewPipeline builds a pipeline from explicit steps and Normalize constants.
@@ -106,7 +108,21 @@ func (p *Pipeline) Run(img *imageio.RGB, rng Rand, dst []float32) (Sample, error
 	if err != nil {
 		return Sample{}, err
 	}
-	return p.tensor(out, dst)
+	return p.finish(out, rng, dst)
+}
+
+// finish is ToTensor + Normalize of the image steps' output, then the tensor steps.
+func (p *Pipeline) finish(out *imageio.RGB, rng Rand, dst []float32) (Sample, error) {
+	s, err := p.tensor(out, dst)
+	if err != nil {
+		return Sample{}, err
+	}
+	for i, t := range p.Tensor {
+		if err := t.ApplyCHW(s.CHW, s.C, s.H, s.W, rng); err != nil {
+			return Sample{}, fmt.Errorf("tensor step %d (%T): %w", i, t, err)
+		}
+	}
+	return s, nil
 }
 
 // tensor is the fused ToTensor + Normalize of the steps' output.

@@ -73,7 +73,7 @@ func (p *Pipeline) RunSource(src Source, rng Rand, dst []float32) (Sample, error
 	if err != nil {
 		return Sample{}, err
 	}
-	return p.tensor(out, dst)
+	return p.finish(out, rng, dst)
 }
 
 // covers checks that win, placed at at, holds the input window r.
