@@ -95,53 +95,66 @@ func reflect101(p, n int) int {
 	return p
 }
 
-// gaussianBlur mirrors cv2.GaussianBlur(img.astype(float32), (0, 0), sigma) (separable, rows
-// then columns, BORDER_REFLECT_101), in float64, rows split across the CPUs.
+// gaussianBlur mirrors cv2.GaussianBlur(img.astype(float32), (0, 0), sigma) (separable,
+// BORDER_REFLECT_101, ksize = round(8σ+1)|1), in float64. Both passes run down the columns
+// (the second on the transposed image), whose inner loop is a contiguous multiply-add; the
+// rows are split across the CPUs. OpenCV filters the rows first: the order changes only the
+// last bits.
 func gaussianBlur(img *imageio.RGB, sigma float64) []float64 {
 	n := int(math.RoundToEven(sigma*8+1)) | 1
 	k := gaussianKernel(n, sigma)
-	half := n / 2
 	w, h := img.W, img.H
-	tmp := make([]float64, 3*w*h)
-	out := make([]float64, 3*w*h)
-	xs := make([]int, w+2*half) // source column of each tap position
-	for i := range xs {
-		xs[i] = reflect101(i-half, w)
+	src := make([]float64, 3*w*h)
+	for i, v := range img.Pix {
+		src[i] = float64(v)
 	}
-	ys := make([]int, h+2*half)
-	for i := range ys {
-		ys[i] = reflect101(i-half, h)
+	a := blurColumns(src, h, 3*w, k)
+	t := transpose3(a, w, h)
+	b := blurColumns(t, w, 3*h, k)
+	return transpose3(b, h, w)
+}
+
+// blurColumns filters each column of a rows×rowLen matrix with the symmetric kernel k
+// (BORDER_REFLECT_101 at the first and last rows).
+func blurColumns(src []float64, rows, rowLen int, k []float64) []float64 {
+	n := len(k)
+	half := n / 2
+	dst := make([]float64, len(src))
+	row := func(r int) []float64 {
+		r = reflect101(r, rows)
+		return src[r*rowLen : (r+1)*rowLen]
 	}
-	parallel(h, func(y0, y1 int) {
+	parallel(rows, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			row := img.Pix[3*y*w : 3*(y+1)*w]
-			for x := 0; x < w; x++ {
-				var s0, s1, s2 float64
-				for t, kv := range k {
-					j := 3 * xs[x+t]
-					s0 += kv * float64(row[j])
-					s1 += kv * float64(row[j+1])
-					s2 += kv * float64(row[j+2])
+			acc := dst[y*rowLen : (y+1)*rowLen]
+			mid := row(y)[:len(acc)]
+			kc := k[half]
+			for i, v := range mid {
+				acc[i] = kc * v
+			}
+			for t := 0; t < half; t++ {
+				kv := k[t]
+				a, b := row(y-half+t)[:len(acc)], row(y+half-t)[:len(acc)]
+				for i := range acc {
+					acc[i] += kv * (a[i] + b[i])
 				}
-				o := 3 * (y*w + x)
-				tmp[o], tmp[o+1], tmp[o+2] = s0, s1, s2
 			}
 		}
 	})
-	parallel(h, func(y0, y1 int) {
-		acc := make([]float64, 3*w)
-		for y := y0; y < y1; y++ {
-			clear(acc)
-			for t, kv := range k {
-				src := tmp[3*ys[y+t]*w : 3*(ys[y+t]+1)*w]
-				for i, v := range src {
-					acc[i] += kv * v
-				}
+	return dst
+}
+
+// transpose3 transposes an h×w image of 3 interleaved channels into w×h.
+func transpose3(src []float64, w, h int) []float64 {
+	dst := make([]float64, len(src))
+	parallel(w, func(x0, x1 int) {
+		for x := x0; x < x1; x++ {
+			for y := 0; y < h; y++ {
+				copy(dst[3*(x*h+y):3*(x*h+y)+3], src[3*(y*w+x):3*(y*w+x)+3])
 			}
-			copy(out[3*y*w:], acc)
 		}
 	})
-	return out
+	return dst
 }
 
 // parallel runs f over [0, n) in contiguous chunks, one per CPU.
