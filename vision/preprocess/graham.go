@@ -134,7 +134,7 @@ func blurColumns(src []float64, rows, rowLen int, k []float64) []float64 {
 			}
 			for t := 0; t < half; t++ {
 				kv := k[t]
-				a, b := row(y-half+t)[:len(acc)], row(y+half-t)[:len(acc)]
+				a, b := row(y - half + t)[:len(acc)], row(y + half - t)[:len(acc)]
 				for i := range acc {
 					acc[i] += kv * (a[i] + b[i])
 				}
