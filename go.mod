@@ -8,6 +8,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/sugarme/gotch v0.9.1
+	github.com/suyashkumar/dicom v1.0.7
 	golang.org/x/image v0.48.0
 	golang.org/x/term v0.44.0
 	gonum.org/v1/plot v0.17.0

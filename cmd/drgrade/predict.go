@@ -20,7 +20,7 @@ import (
 )
 
 // imageExts are the files a directory walk grades (explicit file arguments are always tried).
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true, ".dcm": true}
 
 // runPredict is `drgrade predict`: grade photographs with a checkpoint.
 func runPredict(args []string, stdout, stderr io.Writer) error {

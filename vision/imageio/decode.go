@@ -196,6 +196,8 @@ func Sniff(data []byte) Format {
 		return TIFF
 	case len(data) >= 16 && bytes.HasPrefix(data, []byte("RIFF")) && string(data[8:12]) == "WEBP":
 		return WebP
+	case isDICOM(data):
+		return DICOM
 	}
 	return ""
 }
@@ -225,6 +227,8 @@ func imageSize(f Format, data []byte, jd JPEGDecoder) (int, int, error) {
 		cfg, err = tiff.DecodeConfig(r)
 	case WebP:
 		cfg, err = webp.DecodeConfig(r)
+	case DICOM:
+		return dicomSize(data)
 	}
 	return cfg.Width, cfg.Height, err
 }
@@ -258,6 +262,8 @@ func decodeAs(f Format, data []byte, jd JPEGDecoder) (*RGB, error) {
 			return nil, err
 		}
 		return webpToRGB(m)
+	case DICOM:
+		return decodeDICOM(data, jd)
 	}
 	return nil, ErrUnknownFormat
 }
