@@ -45,6 +45,20 @@ MUTANTS = [
     ("head_slice", "the classifier slice takes the last rows instead of the first",
      "vision/models/weights.go", "\t\tcase []float32:\n\t\t\tdata = v[:rows*per]",
      "\t\tcase []float32:\n\t\t\tdata = v[len(v)-rows*per:]", ["-short", "-run", "TestHeadSliceEveryModel", "./vision/models/"]),
+    # issue 21's recipe
+    ("adamw", "--opt adamw's decoupled weight decay replaced by Adam's L2",
+     "trainer/optim.go", "a.WeightDecay, a.Kind == OptAdamW)", "a.WeightDecay, false)", ["./trainer/"]),
+    ("sgd_dampening", "SGD's dampening ignored",
+     "trainer/optim.go", "a.Dampening, a.WeightDecay, a.Nesterov)", "0, a.WeightDecay, a.Nesterov)", ["./trainer/"]),
+    ("cosine_annealing", "CosineAnnealingLR's restart branch dropped (past T_max)",
+     "trainer/schedule/torch.go", "case (s.lastEpoch-1-s.tMax)%(2*s.tMax) == 0:", "case false:", ["./trainer/schedule/"]),
+    ("label_smoothing", "--label_smoothing ignored by the cross-entropy",
+     "loss/loss.go", "reductionMean, -100, c.LabelSmoothing, false)", "reductionMean, -100, 0, false)", ["./loss/"]),
+    ("accum", "--accum_steps: the loss not divided by the batches of an update",
+     "trainer/epoch.go", "\tif div > 1 { // loss / accum_steps", "\tif false {", ["./trainer/"]),
+    ("clip_unscale", "--clip_grad clips the still-scaled AMP gradients",
+     "trainer/epoch.go", "\t\tif err := scaler.Unscale(optimizer); err != nil {\n\t\t\treturn false, err\n\t\t}\n\t\tif err := clipGrads",
+     "\t\tif err := clipGrads", ["./trainer/"]),
 ]
 
 
