@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,88 @@ func TestDataFormatFlags(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, stderr.String())
 			}
 		})
+	}
+}
+
+// TestDICOMDataEndToEnd: an APTOS-shaped CSV set whose images are DICOM files (the imageio
+// corpus: every syntax and photometric interpretation read) trains for one epoch, and predict
+// grades a folder of them, reporting the refused JPEG 2000 file by name and transfer syntax;
+// no output holds the patient's name or ID, which every file carries.
+func TestDICOMDataEndToEnd(t *testing.T) {
+	src := filepath.Join("..", "..", "vision", "imageio", "testdata", "dicom")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, pred := t.TempDir(), t.TempDir()
+	var train, val strings.Builder
+	train.WriteString("id_code,diagnosis\n")
+	val.WriteString("id_code,diagnosis\n")
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".dcm") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pred, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "refused") {
+			continue
+		}
+		id := strings.TrimSuffix(name, ".dcm")
+		for _, part := range []string{"train_images", "val_images"} {
+			if err := os.MkdirAll(filepath.Join(data, part), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, part, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&train, "%s,%d\n", id, n%5)
+		fmt.Fprintf(&val, "%s,%d\n", id, (n+1)%5)
+		n++
+	}
+	if err := os.WriteFile(filepath.Join(data, "train.csv"), []byte(train.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "val.csv"), []byte(val.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var all bytes.Buffer
+	runStep := func(want int, args ...string) (string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(args, &stdout, &stderr)
+		all.Write(stdout.Bytes())
+		all.Write(stderr.Bytes())
+		if code != want {
+			t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", args[0], code, want, stdout.String(), stderr.String())
+		}
+		return stdout.String(), stderr.String()
+	}
+	stdout, _ := runStep(exitOK, trainArgs(data, out, "--device", "cpu")...)
+	if !strings.Contains(stdout, fmt.Sprintf("%d images were found", n)) {
+		t.Errorf("train output lacks the image count %d:\n%s", n, stdout)
+	}
+	weights := filepath.Join(out, "weights", "shufflenet_small", "DDR.pth")
+	stdout, stderr := runStep(exitUsage, "predict", "--weights", weights, "--model", "shufflenet_small", "--img_size", "64",
+		"--threads", "1", "--json", pred)
+	if got := strings.Count(stdout, `"grade_name"`); got != n {
+		t.Errorf("predict graded %d DICOM files, want %d:\n%s", got, n, stdout)
+	}
+	for _, want := range []string{"refused_jpeg2000.dcm", "1.2.840.10008.1.2.4.90", "refused_rle.dcm"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("predict stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	for _, private := range []string{"Secretname", "31415926"} {
+		if strings.Contains(all.String(), private) {
+			t.Errorf("output holds patient data %q", private)
+		}
 	}
 }
