@@ -240,6 +240,11 @@ func (s *session) loadDatasets() error {
 		return err
 	}
 	fmt.Fprintln(s.out, s.valDataset.FoundMessage())
+	if prep, err := preprocess.ReadPrepared(s.args.DataPath); err != nil {
+		return err
+	} else if prep != nil { // made by drgrade prepare: say how
+		fmt.Fprintln(s.out, prep.Describe())
+	}
 	return s.trainDataset.CheckNumClasses()
 }
 
