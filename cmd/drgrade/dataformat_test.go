@@ -14,13 +14,7 @@ func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(root, p), []byte(c))
 	}
 	return root
 }
@@ -94,31 +88,20 @@ func TestDICOMDataEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(pred, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(pred, name), b)
 		if strings.HasPrefix(name, "refused") {
 			continue
 		}
 		id := strings.TrimSuffix(name, ".dcm")
 		for _, part := range []string{"train_images", "val_images"} {
-			if err := os.MkdirAll(filepath.Join(data, part), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(data, part, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, filepath.Join(data, part, name), b)
 		}
 		fmt.Fprintf(&train, "%s,%d\n", id, n%5)
 		fmt.Fprintf(&val, "%s,%d\n", id, (n+1)%5)
 		n++
 	}
-	if err := os.WriteFile(filepath.Join(data, "train.csv"), []byte(train.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "val.csv"), []byte(val.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(data, "train.csv"), []byte(train.String()))
+	writeFile(t, filepath.Join(data, "val.csv"), []byte(val.String()))
 	out := t.TempDir()
 	var all bytes.Buffer
 	runStep := func(want int, args ...string) (string, string) {

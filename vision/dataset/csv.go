@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -249,13 +247,9 @@ func (o Options) loadCSV(src Source, split string, numClasses int) (*Dataset, er
 			Msg: fmt.Sprintf("image directory of the %s split is missing (expected %s/ or %s/ beside %s)", split,
 				csvImageDirs(split)[0], csvImageDirs(split)[1], src.LabelFile)})
 	}
-	data, err := os.ReadFile(src.LabelFile)
-	if err != nil {
-		msg := fmt.Sprintf("cannot read the label file of the %s split: %v", split, err)
-		if errors.Is(err, fs.ErrNotExist) {
-			msg = fmt.Sprintf("label file of the %s split is missing (expected a CSV file %s)", split, src.LabelFile)
-		}
-		e.Problems = append(e.Problems, Problem{File: src.LabelFile, Kind: MissingSplit, Msg: msg})
+	data, p := readLabelFile(src.LabelFile, split, "a CSV file")
+	if p != nil {
+		e.Problems = append(e.Problems, *p)
 		return nil, e
 	}
 	entries, probs := o.ParseCSV(data, src.LabelFile)
@@ -265,9 +259,8 @@ func (o Options) loadCSV(src Source, split string, numClasses int) (*Dataset, er
 	seen := map[string]int{}
 	var missing []Problem
 	for _, en := range entries {
-		if en.Label < 0 || en.Label >= numClasses {
-			e.Problems = append(e.Problems, Problem{File: src.LabelFile, Line: en.Line, Kind: LabelRange,
-				Msg: fmt.Sprintf("label %d of %q is outside 0..%d (--num_classes %d)", en.Label, en.Name, numClasses-1, numClasses)})
+		if p := outOfRange(src.LabelFile, en, numClasses); p != nil {
+			e.Problems = append(e.Problems, *p)
 			continue
 		}
 		if !dirOK {

@@ -212,13 +212,9 @@ func loadLabelFile(src Source, split string, numClasses int) (*Dataset, error) {
 		e.Problems = append(e.Problems, Problem{File: d.Dir, Kind: MissingSplit,
 			Msg: fmt.Sprintf("image directory of the %s split is missing (expected %s/)", split, d.Dir)})
 	}
-	data, err := os.ReadFile(d.LabelFile)
-	if err != nil {
-		msg := fmt.Sprintf("cannot read the label file of the %s split: %v", split, err)
-		if errors.Is(err, fs.ErrNotExist) {
-			msg = fmt.Sprintf("label file of the %s split is missing (expected `image_name label` lines in %s)", split, d.LabelFile)
-		}
-		e.Problems = append(e.Problems, Problem{File: d.LabelFile, Kind: MissingSplit, Msg: msg})
+	data, p := readLabelFile(d.LabelFile, split, "`image_name label` lines in")
+	if p != nil {
+		e.Problems = append(e.Problems, *p)
 		return nil, e
 	}
 	entries, probs := ParseLabels(data, d.LabelFile)
@@ -227,9 +223,8 @@ func loadLabelFile(src Source, split string, numClasses int) (*Dataset, error) {
 	var missing []Problem
 	for _, en := range entries {
 		path := join(d.Dir, en.Name)
-		if en.Label < 0 || en.Label >= numClasses {
-			e.Problems = append(e.Problems, Problem{File: d.LabelFile, Line: en.Line, Kind: LabelRange,
-				Msg: fmt.Sprintf("label %d of %q is outside 0..%d (--num_classes %d)", en.Label, en.Name, numClasses-1, numClasses)})
+		if p := outOfRange(d.LabelFile, en, numClasses); p != nil {
+			e.Problems = append(e.Problems, *p)
 			continue
 		}
 		if dirOK && !isFile(path) {
@@ -248,6 +243,29 @@ func loadLabelFile(src Source, split string, numClasses int) (*Dataset, error) {
 	e.Problems = append(e.Problems, missing...)
 	e.Listed = len(entries)
 	return finish(d, e)
+}
+
+// readLabelFile reads a split's label file, or says why it cannot (expect: what the file
+// should hold, ending in a preposition, e.g. "a CSV file").
+func readLabelFile(path, split, expect string) ([]byte, *Problem) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return data, nil
+	}
+	msg := fmt.Sprintf("cannot read the label file of the %s split: %v", split, err)
+	if errors.Is(err, fs.ErrNotExist) {
+		msg = fmt.Sprintf("label file of the %s split is missing (expected %s %s)", split, expect, path)
+	}
+	return nil, &Problem{File: path, Kind: MissingSplit, Msg: msg}
+}
+
+// outOfRange is the problem of an entry whose label lies outside [0, numClasses), or nil.
+func outOfRange(file string, en Entry, numClasses int) *Problem {
+	if en.Label >= 0 && en.Label < numClasses {
+		return nil
+	}
+	return &Problem{File: file, Line: en.Line, Kind: LabelRange,
+		Msg: fmt.Sprintf("label %d of %q is outside 0..%d (--num_classes %d)", en.Label, en.Name, numClasses-1, numClasses)}
 }
 
 // add appends one image.
