@@ -11,6 +11,7 @@ require (
 	github.com/suyashkumar/dicom v1.0.7
 	golang.org/x/image v0.48.0
 	golang.org/x/term v0.44.0
+	gonum.org/v1/gonum v0.16.0
 	gonum.org/v1/plot v0.17.0
 )
 
