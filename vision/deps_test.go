@@ -12,6 +12,7 @@ var imageSide = []string{
 	"github.com/drgrade/drgrade/vision/dataset",
 	"github.com/drgrade/drgrade/vision/imageio",
 	"github.com/drgrade/drgrade/vision/loader",
+	"github.com/drgrade/drgrade/vision/mixup",
 	"github.com/drgrade/drgrade/vision/preprocess",
 	"github.com/drgrade/drgrade/vision/synth",
 	"github.com/drgrade/drgrade/vision/transforms",
