@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"strconv"
 	"strings"
@@ -69,6 +71,66 @@ func FuzzParseLabels(f *testing.F) {
 		again, probs2 := ParseLabels([]byte(b.String()), "g.txt")
 		if len(probs2) != 0 || len(again) != len(entries) {
 			t.Fatalf("round trip: %d entries %v, want %d", len(again), probs2, len(entries))
+		}
+		for i := range again {
+			if again[i].Name != entries[i].Name || again[i].Label != entries[i].Label {
+				t.Fatalf("round trip entry %d: %+v, want %+v", i, again[i], entries[i])
+			}
+		}
+	})
+}
+
+// FuzzParseCSV checks that any CSV label file parses without panicking into entries that obey
+// the rules (trimmed, unique names; rows after the header, in order; problems located), and
+// that writing the entries back with encoding/csv parses to the same entries.
+func FuzzParseCSV(f *testing.F) {
+	for _, seed := range []string{
+		"image,level\n10_left,0\n10_right,4\n",
+		"id_code,diagnosis\r\n000c1434d8d7,2\r\n",
+		"\ufeffImage name,Retinopathy grade,Risk of macular edema ,,\nIDRiD_001,3,2,,\n,,,,\n",
+		"image_id;adjudicated_dr_grade\n\"a;b.png\";2.0\nc.png;\n",
+		"image,level\na,\"1\"x\nb\n\"c\nd\",3\na,1\n",
+		"image,level,diagnosis\na,0,1\n",
+		"",
+		"image,level\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, probs := Options{}.ParseCSV(data, "f.csv")
+		if len(entries) == 0 && len(probs) == 0 {
+			t.Fatal("no entries and no problems")
+		}
+		last := 1
+		names := map[string]bool{}
+		for _, e := range entries {
+			if e.Line <= last {
+				t.Fatalf("line %d after %d (the header is line 1)", e.Line, last)
+			}
+			last = e.Line
+			if e.Name == "" || strings.TrimSpace(e.Name) != e.Name || names[e.Name] {
+				t.Fatalf("bad or repeated name %q", e.Name)
+			}
+			names[e.Name] = true
+		}
+		for _, p := range probs {
+			if p.File != "f.csv" || p.Msg == "" || p.Line < 0 || p.Col < 0 {
+				t.Fatalf("bad problem %+v", p)
+			}
+		}
+		if len(entries) == 0 {
+			return
+		}
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		_ = w.Write([]string{"image", "level"})
+		for _, e := range entries {
+			_ = w.Write([]string{e.Name, strconv.Itoa(e.Label)})
+		}
+		w.Flush()
+		again, probs2 := Options{}.ParseCSV(b.Bytes(), "g.csv")
+		if len(probs2) != 0 || len(again) != len(entries) {
+			t.Fatalf("round trip: %d entries %v, want %d\n%s", len(again), probs2, len(entries), b.String())
 		}
 		for i := range again {
 			if again[i].Name != entries[i].Name || again[i].Label != entries[i].Label {
