@@ -277,21 +277,9 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 			if err != nil {
 				return err
 			}
-			v, err := e.Float32s()
+			t, err := stateTensor(e, p, i, which, dev)
 			if err != nil {
 				return err
-			}
-			shape := make([]int64, len(e.Shape))
-			for j, d := range e.Shape {
-				shape[j] = int64(d)
-			}
-			t, err := torchext.FromSliceTo(v, shape, dev) // state on the parameters' device
-			if err != nil {
-				return err
-			}
-			if got, want := fmt.Sprint(shape), fmt.Sprint(p.MustSize()); got != want {
-				t.MustDrop()
-				return fmt.Errorf("optimizer state %d.%s has shape %s, the parameter %s", i, which, got, want)
 			}
 			if which == "exp_avg" {
 				a.expAvg = append(a.expAvg, t)
@@ -302,6 +290,23 @@ func (a *Adam) restore(step int64, entry func(i int, which string) (*pth.Entry, 
 	}
 	a.StepCount = step
 	return nil
+}
+
+// stateTensor is the optimiser state entry e (state[i][which]) as a float32 tensor on dev,
+// the parameters' device, refused when its shape is not the parameter p's.
+func stateTensor(e *pth.Entry, p *ts.Tensor, i int, which string, dev gotch.Device) (*ts.Tensor, error) {
+	v, err := e.Float32s()
+	if err != nil {
+		return nil, err
+	}
+	shape := make([]int64, len(e.Shape))
+	for j, d := range e.Shape {
+		shape[j] = int64(d)
+	}
+	if got, want := fmt.Sprint(shape), fmt.Sprint(p.MustSize()); got != want {
+		return nil, fmt.Errorf("optimizer state %d.%s has shape %s, the parameter %s", i, which, got, want)
+	}
+	return torchext.FromSliceTo(v, shape, dev)
 }
 
 // staleTempPatterns are the temporary files of the weights folder's atomic writes

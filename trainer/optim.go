@@ -124,11 +124,8 @@ func (a *Adam) Step() error {
 		a.steps = make([]int64, len(a.params))
 	}
 	a.StepCount++
-	if a.Kind == OptAdamW || a.LRMult != nil {
-		return torchext.AdamStepLRs(a.params, a.expAvg, a.expAvgSq, a.steps, a.paramLRs(), a.Beta1, a.Beta2, a.Eps,
-			a.WeightDecay, a.Kind == OptAdamW)
-	}
-	return torchext.AdamStep(a.params, a.expAvg, a.expAvgSq, a.steps, a.LR, a.Beta1, a.Beta2, a.Eps, a.WeightDecay)
+	return torchext.AdamStepLRs(a.params, a.expAvg, a.expAvgSq, a.steps, a.paramLRs(), a.Beta1, a.Beta2, a.Eps,
+		a.WeightDecay, a.Kind == OptAdamW)
 }
 
 // sgdStep is torch.optim.SGD.step(): momentum buffers created at a parameter's first step.

@@ -90,29 +90,18 @@ func TestParityOptimizers(t *testing.T) {
 				after.MustDrop()
 				worst, rec := 0.0, 0
 				for step := 0; step < golden.Steps; step++ {
-					var total *ts.Tensor
+					grads := make([]*ts.Tensor, len(params))
 					off = 0
-					for i, p := range params {
+					for i := range params {
 						g, n := slice(gradV[step*width:], golden.Shapes[i])
 						off += n
 						if none[[2]int{step, i}] {
 							g.MustDrop()
 							continue
 						}
-						prod := p.MustMul(g, false)
-						s := prod.MustSum(gotch.Float, true)
-						g.MustDrop()
-						if total == nil {
-							total = s
-						} else {
-							total = total.MustAdd(s, true)
-							s.MustDrop()
-						}
+						grads[i] = g
 					}
-					if err := total.Backward(); err != nil {
-						t.Fatal(err)
-					}
-					total.MustDrop()
+					setGrads(t, params, grads)
 					if err := opt.Step(); err != nil {
 						t.Fatal(err)
 					}
@@ -142,4 +131,28 @@ func TestParityOptimizers(t *testing.T) {
 			})
 		}
 	})
+}
+
+// setGrads leaves exactly grads[i] in params[i].grad (a nil grads[i]: .grad stays None), by the
+// backward of Σ sum(p_i·g_i), and drops the grads.
+func setGrads(t *testing.T, params, grads []*ts.Tensor) {
+	t.Helper()
+	var total *ts.Tensor
+	for i, p := range params {
+		if grads[i] == nil {
+			continue
+		}
+		s := p.MustMul(grads[i], false).MustSum(gotch.Float, true)
+		grads[i].MustDrop()
+		if total == nil {
+			total = s
+		} else {
+			total = total.MustAdd(s, true)
+			s.MustDrop()
+		}
+	}
+	if err := total.Backward(); err != nil {
+		t.Fatal(err)
+	}
+	total.MustDrop()
 }

@@ -576,18 +576,7 @@ func (a *Optimizer) restoreSGD(step int64, entry func(i int, which string) (*pth
 		if err != nil || e == nil {
 			continue // entry reports a missing state as an error: here it means no buffer yet
 		}
-		v, err := e.Float32s()
-		if err != nil {
-			return err
-		}
-		shape := make([]int64, len(e.Shape))
-		for j, d := range e.Shape {
-			shape[j] = int64(d)
-		}
-		if got, want := fmt.Sprint(shape), fmt.Sprint(p.MustSize()); got != want {
-			return fmt.Errorf("optimizer state %d.momentum_buffer has shape %s, the parameter %s", i, got, want)
-		}
-		t, err := torchext.FromSliceTo(v, shape, dev)
+		t, err := stateTensor(e, p, i, "momentum_buffer", dev)
 		if err != nil {
 			return err
 		}

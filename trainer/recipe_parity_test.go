@@ -66,6 +66,7 @@ func TestParityClipGrad(t *testing.T) {
 		for _, c := range g.Clip {
 			t.Run(fmt.Sprintf("%s_%g", c.Mode, c.Value), func(t *testing.T) {
 				var params []*ts.Tensor
+				grads := make([]*ts.Tensor, len(g.Shapes))
 				for i, s := range g.Shapes {
 					p := ts.MustZeros(s, gotch.Float, gotch.CPU)
 					defer p.MustDrop()
@@ -73,18 +74,11 @@ func TestParityClipGrad(t *testing.T) {
 						t.Fatal(err)
 					}
 					params = append(params, p)
-					if i == 2 { // no gradient
-						continue
+					if i != 2 { // parameter 2 has no gradient
+						grads[i] = floatTensor(t, gradsBefore(t, dir, i), s, false)
 					}
-					// p.grad = g: backward of sum(p·g)
-					gv := floatTensor(t, gradsBefore(t, dir, i), s, false)
-					l := p.MustMul(gv, false).MustSum(gotch.Float, true)
-					if err := l.Backward(); err != nil {
-						t.Fatal(err)
-					}
-					l.MustDrop()
-					gv.MustDrop()
 				}
+				setGrads(t, params, grads)
 				opt, err := NewOptimizer(params, OptimizerOptions{Kind: OptSGD, LR: 1})
 				if err != nil {
 					t.Fatal(err)
@@ -146,17 +140,7 @@ func TestParityModelEMA(t *testing.T) {
 	var g recipeGolden
 	pyoracle.ReadJSON(t, dir, "recipe.json", &g)
 	build := func() *models.StateDict {
-		sd := models.NewStateDict()
-		root := sd.Root()
-		_ = models.Sequential{
-			models.NewConv2d(root.Sub("0"), 3, 4, 3, models.ConvOpts{Padding: 1}, nil),
-			models.NewBatchNorm2d(root.Sub("1"), 4),
-			models.ReLU, models.AdaptiveAvgPool2d(1, 1), models.Flatten,
-			models.NewLinear(root.Sub("5"), 4, 5),
-		}
-		if err := sd.Err(); err != nil {
-			t.Fatal(err)
-		}
+		sd, _ := convBNNet(t)
 		if fmt.Sprint(sd.Names()) != fmt.Sprint(g.Names) {
 			t.Fatalf("keys %v, timm's %v", sd.Names(), g.Names)
 		}
@@ -202,6 +186,24 @@ func TestParityModelEMA(t *testing.T) {
 		}
 		t.Logf("worst |Δ| over %d updates: %.3g", len(g.States), worst)
 	})
+}
+
+// convBNNet is the generators' torch.nn.Sequential(Conv2d(3, 4, 3, padding=1), BatchNorm2d(4),
+// ReLU, AdaptiveAvgPool2d(1), Flatten, Linear(4, 5)), with its state dict.
+func convBNNet(t *testing.T) (*models.StateDict, models.Sequential) {
+	t.Helper()
+	sd := models.NewStateDict()
+	root := sd.Root()
+	net := models.Sequential{
+		models.NewConv2d(root.Sub("0"), 3, 4, 3, models.ConvOpts{Padding: 1}, nil),
+		models.NewBatchNorm2d(root.Sub("1"), 4),
+		models.ReLU, models.AdaptiveAvgPool2d(1, 1), models.Flatten,
+		models.NewLinear(root.Sub("5"), 4, 5),
+	}
+	if err := sd.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return sd, net
 }
 
 // noBNNet is a conv + linear net without BatchNorm: its gradient over a batch is the mean

@@ -11,8 +11,12 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// AdamStepLRs is AdamStep with lrs[i] for parameter i (param groups) and, with decoupled,
-// torch.optim.AdamW's weight decay (param.mul_(1 - lr·weight_decay)) instead of Adam's L2.
+// AdamStepLRs applies one torch.optim.Adam step (see tx_adam_step_lrs) to params at lrs[i]
+// for parameter i (param groups), with the moment buffers expAvg and expAvgSq (same shapes,
+// updated in place); with decoupled, AdamW's weight decay (param.mul_(1 - lr·weight_decay))
+// instead of Adam's L2. steps holds each parameter's state['step']: a parameter with a
+// gradient has its count incremented and steps with the new value; one without (.grad None)
+// is skipped and keeps its count, as in PyTorch. All tensors are borrowed.
 func AdamStepLRs(params, expAvg, expAvgSq []*ts.Tensor, steps []int64, lrs []float64, beta1, beta2, eps, weightDecay float64, decoupled bool) error {
 	n := len(params)
 	if len(expAvg) != n || len(expAvgSq) != n || len(steps) != n || len(lrs) != n {

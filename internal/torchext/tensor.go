@@ -34,29 +34,6 @@ func CopyInto(dst, src *ts.Tensor) error {
 	return cerr(C.tx_copy_(dst.Ctensor(), src.Ctensor()))
 }
 
-// AdamStep applies one torch.optim.Adam step (see tx_adam_step) to params with the moment
-// buffers expAvg and expAvgSq (same shapes, updated in place). steps holds each parameter's
-// state['step']: a parameter with a gradient has its count incremented and steps with the new
-// value; one without (.grad None) is skipped and keeps its count, as in PyTorch. All tensors
-// are borrowed.
-func AdamStep(params, expAvg, expAvgSq []*ts.Tensor, steps []int64, lr, beta1, beta2, eps, weightDecay float64) error {
-	n := len(params)
-	if len(expAvg) != n || len(expAvgSq) != n || len(steps) != n {
-		return errors.New("AdamStep: params, moment buffers and step counts differ in length")
-	}
-	if n == 0 {
-		return nil
-	}
-	p, m, v := cTensorArray(params), cTensorArray(expAvg), cTensorArray(expAvgSq)
-	defer C.free(p)
-	defer C.free(m)
-	defer C.free(v)
-	// steps is Go memory without Go pointers, valid for the duration of the call.
-	return cerr(C.tx_adam_step((*unsafe.Pointer)(p), (*unsafe.Pointer)(m), (*unsafe.Pointer)(v),
-		(*C.longlong)(unsafe.Pointer(&steps[0])), C.int(n),
-		C.double(lr), C.double(beta1), C.double(beta2), C.double(eps), C.double(weightDecay)))
-}
-
 // ZeroGrad drops the gradients of params (optimizer.zero_grad(set_to_none=True)).
 func ZeroGrad(params []*ts.Tensor) {
 	if len(params) == 0 {

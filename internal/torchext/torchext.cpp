@@ -19,6 +19,16 @@
 #include "compat.h"
 #include "torchext.h"
 
+// definedGrads is the .grad of every parameter that has one (torch's `p.grad is not None`).
+static std::vector<at::Tensor> definedGrads(void **params, int n) {
+  std::vector<at::Tensor> grads;
+  for (int i = 0; i < n; ++i) {
+    const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
+    if (g.defined()) grads.push_back(g);
+  }
+  return grads;
+}
+
 extern "C" {
 
 bool tx_autocast_is_enabled(int device) { return drgrade::autocastEnabled(device); }
@@ -42,36 +52,6 @@ char *tx_copy_(void *dst, void *src) {
   }
 }
 
-// One torch.optim.Adam step (torch 2.1's _single_tensor_adam, not capturable). steps[i] is
-// parameter i's state['step']: incremented here, and only for a parameter that has a gradient,
-// as PyTorch skips a parameter whose .grad is None (its step count then lags the others').
-char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
-                   double lr, double beta1, double beta2, double eps, double weight_decay) {
-  try {
-    c10::NoGradGuard no_grad;
-    for (int i = 0; i < n; ++i) {
-      at::Tensor &param = *static_cast<at::Tensor *>(params[i]);
-      at::Tensor grad = param.grad();
-      if (!grad.defined()) continue;
-      double step = static_cast<double>(++steps[i]);
-      at::Tensor &exp_avg = *static_cast<at::Tensor *>(exp_avgs[i]);
-      at::Tensor &exp_avg_sq = *static_cast<at::Tensor *>(exp_avg_sqs[i]);
-      if (weight_decay != 0) grad = grad.add(param, weight_decay);
-      exp_avg.lerp_(grad, 1 - beta1);
-      exp_avg_sq.mul_(beta2).addcmul_(grad, grad.conj(), 1 - beta2);
-      double bias_correction1 = 1 - std::pow(beta1, step);
-      double bias_correction2 = 1 - std::pow(beta2, step);
-      double step_size = lr / bias_correction1;
-      double bias_correction2_sqrt = std::sqrt(bias_correction2);
-      at::Tensor denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps);
-      param.addcdiv_(exp_avg, denom, -step_size);
-    }
-    return nullptr;
-  } catch (const std::exception &e) {
-    return strdup(e.what());
-  }
-}
-
 // libtorch 2.1 has these two AMP kernels for CUDA only; on CPU the same arithmetic is done
 // here, following the CUDA kernels (aten/src/ATen/native/cuda/AmpKernels.cu).
 char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scale) {
@@ -79,11 +59,7 @@ char *tx_amp_unscale_grads(void **params, int n, void *found_inf, void *inv_scal
     c10::NoGradGuard no_grad;
     at::Tensor &inf = *static_cast<at::Tensor *>(found_inf);
     const at::Tensor &inv = *static_cast<at::Tensor *>(inv_scale);
-    std::vector<at::Tensor> grads;
-    for (int i = 0; i < n; ++i) {
-      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
-      if (g.defined()) grads.push_back(g);
-    }
+    std::vector<at::Tensor> grads = definedGrads(params, n);
     if (grads.empty()) return nullptr;
     if (grads[0].is_cuda()) {
       at::_amp_foreach_non_finite_check_and_unscale_(grads, inf, inv);
@@ -217,9 +193,12 @@ char *tx_torch_show_config(void) {
 bool tx_cuda_compiled(void) { return DRGRADE_LIBTORCH_CUDA != 0; }
 int tx_cxx11_abi(void) { return _GLIBCXX_USE_CXX11_ABI; }
 
-// Adam and AdamW with a learning rate per parameter (param groups): torch 2.1's
-// _single_tensor_adam / _single_tensor_adamw (amsgrad=False, maximize=False, not capturable).
-// decoupled selects AdamW's param.mul_(1 - lr * weight_decay) instead of L2 on the gradient.
+// One torch.optim.Adam or AdamW step with a learning rate per parameter (param groups): torch
+// 2.1's _single_tensor_adam / _single_tensor_adamw (amsgrad=False, maximize=False, not
+// capturable). decoupled selects AdamW's param.mul_(1 - lr * weight_decay) instead of L2 on the
+// gradient. steps[i] is parameter i's state['step']: incremented here, and only for a parameter
+// that has a gradient, as PyTorch skips a parameter whose .grad is None (its step count then
+// lags the others').
 char *tx_adam_step_lrs(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
                        const double *lrs, double beta1, double beta2, double eps, double weight_decay,
                        int decoupled) {
@@ -292,11 +271,7 @@ char *tx_sgd_step(void **params, void **bufs, int n, const double *lrs, double m
 char *tx_clip_grad_norm(void **params, int n, double max_norm, double norm_type, double *total) {
   try {
     c10::NoGradGuard no_grad;
-    std::vector<at::Tensor> grads;
-    for (int i = 0; i < n; ++i) {
-      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
-      if (g.defined()) grads.push_back(g);
-    }
+    std::vector<at::Tensor> grads = definedGrads(params, n);
     if (grads.empty()) {
       *total = 0;
       return nullptr;
@@ -317,11 +292,7 @@ char *tx_clip_grad_norm(void **params, int n, double max_norm, double norm_type,
 char *tx_clip_grad_value(void **params, int n, double value) {
   try {
     c10::NoGradGuard no_grad;
-    std::vector<at::Tensor> grads;
-    for (int i = 0; i < n; ++i) {
-      const at::Tensor &g = static_cast<at::Tensor *>(params[i])->grad();
-      if (g.defined()) grads.push_back(g);
-    }
+    std::vector<at::Tensor> grads = definedGrads(params, n);
     if (grads.empty()) return nullptr;
     at::_foreach_clamp_min_(grads, -value);
     at::_foreach_clamp_max_(grads, value);
@@ -347,7 +318,5 @@ char *tx_ema_update(void **ema, void **model, int n, double decay) {
   }
 }
 
-// tx_tensor_free deletes an at::Tensor* that tx_sgd_step created.
-void tx_tensor_free(void *t) { delete static_cast<at::Tensor *>(t); }
 
 }  // extern "C"

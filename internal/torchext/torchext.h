@@ -18,18 +18,17 @@ void tx_autocast_clear_cache(void);
 // by gotch's Tensor.Ctensor(). Each returns NULL, or an error message the caller must free().
 char *tx_copy_(void *dst, void *src);  // dst.copy_(src) under NoGradGuard (like p.data.copy_)
 
-// One Adam step over n parameters, operation for operation as torch.optim.Adam's
-// _single_tensor_adam (torch 2.1, amsgrad=False, maximize=False): L2 weight decay added to the
-// gradient, lerp_ for the first moment, addcmul_ for the second, bias corrections from step.
-// Parameters without a gradient are skipped. Runs under NoGradGuard.
-char *tx_adam_step(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
-                   double lr, double beta1, double beta2, double eps, double weight_decay);
 
-// Adam/AdamW (decoupled != 0) with lrs[i] for parameter i, as tx_adam_step otherwise.
+// One Adam (decoupled == 0) or AdamW step over n parameters, parameter i at lrs[i], operation
+// for operation as torch.optim.Adam's _single_tensor_adam / AdamW's _single_tensor_adamw (torch
+// 2.1, amsgrad=False, maximize=False): L2 weight decay added to the gradient (Adam) or
+// param.mul_(1 - lr*weight_decay) (AdamW), lerp_ for the first moment, addcmul_ for the second,
+// bias corrections from step. Parameters without a gradient are skipped. Runs under NoGradGuard.
 char *tx_adam_step_lrs(void **params, void **exp_avgs, void **exp_avg_sqs, long long *steps, int n,
                        const double *lrs, double beta1, double beta2, double eps, double weight_decay,
                        int decoupled);
-// torch.optim.SGD's _single_tensor_sgd; bufs[i] NULL until created (caller frees with tx_tensor_free).
+// torch.optim.SGD's _single_tensor_sgd; bufs[i] NULL until created here (a new torch::Tensor*
+// the caller owns, freed as gotch frees its tensors).
 char *tx_sgd_step(void **params, void **bufs, int n, const double *lrs, double momentum,
                   double dampening, double weight_decay, int nesterov);
 // clip_grad_norm_ / clip_grad_value_ of torch 2.1 (foreach path) over the parameters' gradients.
@@ -37,7 +36,6 @@ char *tx_clip_grad_norm(void **params, int n, double max_norm, double norm_type,
 char *tx_clip_grad_value(void **params, int n, double value);
 // timm ModelEmaV2.update over matching state_dict entries: ema.copy_(decay*ema + (1-decay)*model).
 char *tx_ema_update(void **ema, void **model, int n, double decay);
-void tx_tensor_free(void *t);
 
 // GradScaler's two kernels (torch.cuda.amp.GradScaler, torch 2.1): unscale every parameter's
 // gradient by inv_scale in place and set found_inf to 1 if any is inf/NaN
