@@ -16,7 +16,7 @@ const splitRule = "scikit-learn's train_test_split(range(n), test_size=F, strati
 // runSplit is `drgrade split`: divide one labelled set into train/val(/test), stratified and
 // seeded, written as a DDR data set so that a run on it is reproducible.
 func runSplit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("split", "--data_path P --out Q [--val 0.2] [--test F] [--seed S] [--split train] [--image_dir D]", stdout, stderr)
+	fs := newFlags("split", "--data_path P --out Q [--val 0.2] [--test F] [--seed S] [--split train] [--image_dir D] [--write ddr|csv]", stdout, stderr)
 	dataPath := fs.String("data_path", "", "the labelled set: a label file (.csv or .txt; images in --image_dir, else beside it), "+
 		"a data set folder (its --split), or a folder of grade folders")
 	out := fs.String("out", "", "new folder: train.txt, val.txt (test.txt), train/ val/ (test/) linking to the images, split.json")
@@ -26,6 +26,7 @@ func runSplit(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "train", "which split of a data set folder is divided")
 	imageDir := fs.String("image_dir", "", "the images of a label file given as --data_path (default: the file's folder)")
 	numClasses := fs.Int("num_classes", 5, "labels must lie in [0, num_classes)")
+	layout := fs.String("write", dataset.FormatDDR, "the layout written: ddr (<part>.txt label files) or csv (<part>.csv, image,level)")
 	var format dataset.Options
 	dataFormatFlags(fs, &format)
 	if err := parse(fs, args, stdout); err != nil {
@@ -60,7 +61,10 @@ func runSplit(args []string, stdout, stderr io.Writer) error {
 	if *test > 0 {
 		parts["test"] = te
 	}
-	meta := dataset.SplitFile{Source: absPath(d.LabelFile), Format: d.Format, Seed: uint32(*seed), Val: *val, Test: *test, Rule: splitRule}
+	if *layout != dataset.FormatDDR && *layout != dataset.FormatCSV {
+		return usagef("--write %q: want ddr or csv", *layout)
+	}
+	meta := dataset.SplitFile{Source: absPath(d.LabelFile), Format: d.Format, Layout: *layout, Seed: uint32(*seed), Val: *val, Test: *test, Rule: splitRule}
 	if err := dataset.WriteSplit(*out, d, parts, meta); err != nil {
 		return usageError{err}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -114,6 +115,32 @@ func TestSplitCommand(t *testing.T) {
 			}
 		})
 	}
+	// --write csv: the same parts as <part>.csv files, which the csv format reads back.
+	t.Run("write csv", func(t *testing.T) {
+		ddrOut, csvOut := filepath.Join(t.TempDir(), "d"), filepath.Join(t.TempDir(), "c")
+		for _, a := range [][]string{{"--out", ddrOut}, {"--out", csvOut, "--write", "csv"}} {
+			if _, err := split(t, append([]string{"--data_path", grades, "--seed", "3"}, a...)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(csvOut, "train.txt")); err == nil {
+			t.Error("--write csv wrote train.txt")
+		}
+		for _, s := range []string{"train", "val"} {
+			want := load(t, ddrOut, s)
+			got, err := dataset.Options{}.Load(csvOut, s, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Format != dataset.FormatCSV || !reflect.DeepEqual(got.Names, want.Names) || !reflect.DeepEqual(got.Labels, want.Labels) {
+				t.Errorf("%s: csv layout (%s) %v %v, ddr %v %v", s, got.Format, got.Names, got.Labels, want.Names, want.Labels)
+			}
+		}
+		if _, err := split(t, "--data_path", grades, "--out", filepath.Join(t.TempDir(), "x"), "--write", "json"); err == nil ||
+			!strings.Contains(err.Error(), `--write "json"`) {
+			t.Errorf("--write json: %v", err)
+		}
+	})
 	oneImage := writeTree(t, map[string]string{"l.csv": "image,level\na,0\nb,0\nc,1\nd,0\ne,0\n", "a.png": "", "b.png": "", "c.png": "", "d.png": "", "e.png": ""})
 	for _, tc := range []struct {
 		name string

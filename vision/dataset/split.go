@@ -1,12 +1,15 @@
 package dataset
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -237,7 +240,8 @@ func SplitIndices(labels []int, val, test float64, seed uint32) (trainIdx, valId
 // SplitFile is what WriteSplit records in <out>/split.json.
 type SplitFile struct {
 	Source   string           `json:"source"` // the label file (or grade-folder root) that was split
-	Format   string           `json:"format"`
+	Format   string           `json:"format"` // of the source
+	Layout   string           `json:"layout"` // written: ddr (<part>.txt) or csv (<part>.csv, image,level)
 	Images   string           `json:"images"` // the image directory the parts' folders link to
 	Seed     uint32           `json:"seed"`
 	Val      float64          `json:"val"`
@@ -247,16 +251,23 @@ type SplitFile struct {
 	Imported int              `json:"images_total"`
 }
 
-// WriteSplit writes parts (split name → indices into d) as a DDR data set in out: for each
-// part <out>/<part>.txt with `name label` lines and <out>/<part>, a relative symbolic link to
-// d.Dir, so the images are not copied and every command reads the result. It refuses an out
-// that exists and is not empty, and names that a label file cannot hold.
+// WriteSplit writes parts (split name → indices into d) as a data set in out, in meta.Layout:
+// for each part <out>/<part>.txt with `name label` lines (ddr, the default) or <out>/<part>.csv
+// with an image,level header (csv), and <out>/<part>, a relative symbolic link to d.Dir, so the
+// images are not copied and every command reads the result. It refuses an out that exists and
+// is not empty, and names that a DDR label file cannot hold.
 func WriteSplit(out string, d *Dataset, parts map[string][]int, meta SplitFile) error {
+	if meta.Layout == "" {
+		meta.Layout = FormatDDR
+	}
+	if meta.Layout != FormatDDR && meta.Layout != FormatCSV {
+		return fmt.Errorf("split: cannot write the layout %q (ddr or csv)", meta.Layout)
+	}
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
 		return fmt.Errorf("split: %s exists and is not empty: choose a new --out", out)
 	}
 	for _, n := range d.Names {
-		if n != strings.TrimSpace(n) || strings.ContainsAny(n, "\r\n") {
+		if meta.Layout == FormatDDR && (n != strings.TrimSpace(n) || strings.ContainsAny(n, "\r\n")) {
 			return fmt.Errorf("split: image name %q cannot be written to a label file (leading or trailing space, or a line break)", n)
 		}
 	}
@@ -283,14 +294,24 @@ func WriteSplit(out string, d *Dataset, parts map[string][]int, meta SplitFile) 
 		if !ok {
 			continue
 		}
-		var b strings.Builder
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		if meta.Layout == FormatCSV {
+			_ = w.Write([]string{"image", "level"})
+		}
 		counts := make([]int, d.NumClasses)
 		for _, i := range idx {
-			fmt.Fprintf(&b, "%s %d\n", d.Names[i], d.Labels[i])
+			if meta.Layout == FormatCSV {
+				_ = w.Write([]string{d.Names[i], strconv.Itoa(d.Labels[i])})
+			} else {
+				fmt.Fprintf(&b, "%s %d\n", d.Names[i], d.Labels[i])
+			}
 			counts[d.Labels[i]]++
 		}
+		w.Flush()
 		meta.Counts[name] = counts
-		if err := os.WriteFile(filepath.Join(out, name+".txt"), []byte(b.String()), 0o644); err != nil {
+		ext := map[string]string{FormatDDR: ".txt", FormatCSV: ".csv"}[meta.Layout]
+		if err := os.WriteFile(filepath.Join(out, name+ext), b.Bytes(), 0o644); err != nil {
 			return err
 		}
 		if err := os.Symlink(target, filepath.Join(out, name)); err != nil {
