@@ -172,13 +172,10 @@ func (r Recipe) Describe() string {
 // half-way (the optimiser state and the schedule belong to it). A last.pth written before the
 // recipe existed restores nothing. It returns the restored recipe and the flags that differed.
 func resumeRecipe(configJSON []byte, cur Recipe) (Recipe, []string, error) {
-	var wrap struct {
-		Recipe *Recipe
-	}
 	saved := cur
-	wrap.Recipe = &saved
-	// Config embeds Recipe, so its keys are at the top level of the JSON object.
-	if err := json.Unmarshal(configJSON, wrap.Recipe); err != nil {
+	// Config embeds Recipe, so its keys are at the top level of the JSON object; keys a file
+	// does not have keep the command line's values.
+	if err := json.Unmarshal(configJSON, &saved); err != nil {
 		return cur, nil, err
 	}
 	var changed []string

@@ -264,3 +264,48 @@ func TestRecipeResume(t *testing.T) {
 		})
 	}
 }
+
+// TestRecipeValidateAndRestore: every bad recipe value is refused by Validate naming its
+// flag; a last.pth config written before the recipe existed restores nothing, and one with
+// a recipe restores it and names the flags that differ from the command line's.
+func TestRecipeValidateAndRestore(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Opt = "lamb" }, "--opt"},
+		{func(c *Config) { c.WeightDecay = -1 }, "--weight_decay"},
+		{func(c *Config) { c.Nesterov = true }, "--nesterov"},
+		{func(c *Config) { c.Sched = "cyclic" }, "--sched"},
+		{func(c *Config) { c.StepSize = 0 }, "--step_size"},
+		{func(c *Config) { c.Gamma = 1 }, "--gamma"},
+		{func(c *Config) { c.LabelSmoothing = 1.5 }, "--label_smoothing"},
+		{func(c *Config) { c.ClipGrad = math.NaN() }, "--clip_grad"},
+		{func(c *Config) { c.ClipMode = "max" }, "--clip_mode"},
+		{func(c *Config) { c.AccumSteps = 0 }, "--accum_steps"},
+		{func(c *Config) { c.EMA = 1 }, "--ema"},
+		{func(c *Config) { c.EMAEval = true }, "--ema_eval"},
+		{func(c *Config) { c.Patience = -1 }, "--patience"},
+		{func(c *Config) { c.KeepTopK = -1 }, "--keep_topk"},
+		{func(c *Config) { c.HeadLRMult = 0 }, "--head_lr_mult"},
+	} {
+		c := DefaultConfig()
+		tc.change(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate said %v", tc.want, err)
+		}
+	}
+	cur := DefaultRecipe()
+	cur.Opt = "sgd"
+	r, changed, err := resumeRecipe([]byte(`{"Model":"resnet","NumClasses":5}`), cur)
+	if err != nil || r != cur || len(changed) != 0 {
+		t.Errorf("an old config: %+v %v %v, want the command line's recipe", r, changed, err)
+	}
+	old := DefaultConfig()
+	old.Opt, old.EMA = "adamw", 0.99
+	b, _ := json.Marshal(old)
+	r, changed, err = resumeRecipe(b, cur)
+	if err != nil || r.Opt != "adamw" || r.EMA != 0.99 || strings.Join(changed, "; ") != "--ema 0.99 (the command line's 0); --opt adamw (the command line's sgd)" {
+		t.Errorf("restored %+v, changed %q, %v", r, changed, err)
+	}
+}
