@@ -141,6 +141,20 @@ func TestSplitCommand(t *testing.T) {
 			t.Errorf("--write json: %v", err)
 		}
 	})
+	// Through the command list: help, and a usage error's exit status.
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		out, errex string
+	}{
+		{[]string{"split", "--help"}, exitOK, "Usage: drgrade split", ""},
+		{[]string{"split", "--data_path", grades}, exitUsage, "", "--data_path and --out are required"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.errex) {
+			t.Errorf("%v: exit %d (want %d)\nstdout: %s\nstderr: %s", tc.args, code, tc.code, stdout.String(), stderr.String())
+		}
+	}
 	oneImage := writeTree(t, map[string]string{"l.csv": "image,level\na,0\nb,0\nc,1\nd,0\ne,0\n", "a.png": "", "b.png": "", "c.png": "", "d.png": "", "e.png": ""})
 	for _, tc := range []struct {
 		name string
