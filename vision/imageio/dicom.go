@@ -210,16 +210,24 @@ func (im *dicomImage) decodeJPEG(jd JPEGDecoder) (*RGB, error) {
 			frame = untransformedJPEG(frame)
 		}
 	}
-	m, err := decodeJPEG(frame, jd)
-	if err != nil {
+	jpegErr := func(err error) error {
 		e := classify(JPEG, err).(*Error)
 		e.Format = DICOM
 		e.Detail = "the encapsulated JPEG: " + e.Kind.Error() + detailSuffix(e.Detail)
-		return nil, e
+		return e
 	}
-	if m.W != im.cols || m.H != im.rows {
+	// The JPEG's own size first: Rows and Columns were checked against MaxPixels, it was not.
+	w, h, err := jpegSize(frame, jd)
+	if err != nil {
+		return nil, jpegErr(err)
+	}
+	if w != im.cols || h != im.rows {
 		return nil, &Error{Format: DICOM, Kind: ErrCorrupt,
-			Detail: fmt.Sprintf("the encapsulated JPEG is %dx%d but Rows and Columns say %dx%d", m.W, m.H, im.cols, im.rows)}
+			Detail: fmt.Sprintf("the encapsulated JPEG is %dx%d but Rows and Columns say %dx%d", w, h, im.cols, im.rows)}
+	}
+	m, err := decodeJPEG(frame, jd)
+	if err != nil {
+		return nil, jpegErr(err)
 	}
 	return m, nil
 }

@@ -146,6 +146,8 @@ func TestDICOMRefusedAndPrivate(t *testing.T) {
 		{"truncated in the header", native[:300], ErrTruncated},
 		{"JPEG data damaged", append(append([]byte{}, good[:len(good)-400]...), bytes.Repeat([]byte{0}, 400)...), nil},
 		{"photometric PALETTE COLOR", bytes.Replace(native, []byte("RGB "), []byte("HSV "), 1), ErrUnsupported},
+		// Rows 16 → 1: the JPEG inside (24x16) no longer matches, and is not decoded.
+		{"JPEG larger than Rows and Columns", bytes.Replace(good, []byte{0x28, 0, 0x10, 0, 'U', 'S', 2, 0, 16, 0}, []byte{0x28, 0, 0x10, 0, 'U', 'S', 2, 0, 1, 0}, 1), ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeBytes(tc.data)
