@@ -3,8 +3,8 @@
 // image whose mode is not RGB), so every later transform starts from the same pixels as the
 // PyTorch pipeline.
 //
-// Formats are recognised by content, never by file extension: JPEG, PNG, BMP, TIFF and WebP
-// (not GIF). JPEG goes through libjpeg-turbo, Pillow's own JPEG library, by default (see
+// Formats are recognised by content, never by file extension: JPEG, PNG, BMP, TIFF, WebP and
+// DICOM (not GIF). JPEG goes through libjpeg-turbo, Pillow's own JPEG library, by default (see
 // below); the other decoders are Go ones (image/png, golang.org/x/image/{bmp,tiff,webp}). This
 // package adds what Pillow does on top of its C libraries, and matches Pillow 13 bit for bit
 // on every image of the parity corpus (testdata/images_gen.py):
@@ -26,6 +26,10 @@
 //     and Pillow's cmyk2rgb, as Pillow does.
 //   - Lossy WebP is upsampled and converted with libwebp's fancy upsampler and fixed-point
 //     YUV→RGB, which makes it bit-exact with Pillow.
+//   - DICOM (Part 10 files; dicom.go) is parsed with github.com/suyashkumar/dicom and gives
+//     pydicom 2.4's pixel_array as Pillow converts it to RGB: uncompressed or JPEG baseline;
+//     RGB, YBR_FULL, YBR_FULL_422, MONOCHROME2 (TestParityDICOM). Patient elements are never
+//     read into anything this package returns or prints.
 //   - Like Pillow (ImageFile.LOAD_TRUNCATED_IMAGES = False) a truncated file is an error; a
 //     PNG missing only its IEND chunk decodes, as in Pillow. Unlike Pillow, a JPEG whose
 //     entropy-coded data is corrupt is an error (libjpeg only warns and decodes what it can);
