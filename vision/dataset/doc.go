@@ -34,6 +34,12 @@
 //     count. Names are joined to the split directory like os.path.join (an absolute name is
 //     used as is).
 //
+// Other layouts (Options, --data_format): CSV label files as the public sets ship them
+// (EyePACS trainLabels.csv, APTOS train.csv + train_images/, IDRiD and Messidor; csv.go) and
+// torchvision ImageFolder trees (folder.go), detected when unambiguous (formats.go); their
+// problems are reported the same way, CSV ones with a column. SplitIndices and WriteSplit
+// (split.go) divide one labelled set as scikit-learn's stratified train_test_split does.
+//
 // Load does not open the images. Dataset.CheckImages reads every one with a caller-given
 // decoder (the training command runs it before writing anything) and reports, by label-file
 // line, the unreadable ones and those smaller than MinImageSide.
