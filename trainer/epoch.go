@@ -184,6 +184,9 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 	err := forEachBatch(a.DataLoader, epoch, a.Device, a.Stop, &res.Skipped, empty, func(b deviceBatch) error {
 		sampleNum += b.N
 		optimizer.LR = sched.LR()
+		if m, ok := sched.Momentum(); ok { // OneCycleLR's cycle_momentum
+			optimizer.setCycledMomentum(m)
+		}
 		var st StepResult
 		var err error
 		update := true
@@ -196,9 +199,6 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 			}
 			update = (batchIdx+1)%accum == 0 || batchIdx == nBatches-1
 			batchIdx++
-			if m, ok := sched.Momentum(); ok {
-				optimizer.setCycledMomentum(m)
-			}
 			st, err = trainStepPlan(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist, plan, div, update)
 			pending++
 			if update {

@@ -501,7 +501,7 @@ func entryTensor(e *pth.Entry) (*ts.Tensor, error) {
 // path unchanged.
 func (s *session) plan() *trainPlan {
 	r := s.args.Recipe
-	if r.AccumSteps <= 1 && r.ClipGrad == 0 && s.ema == nil && r.Sched != schedule.SchedOneCycle {
+	if r.AccumSteps <= 1 && r.ClipGrad == 0 && s.ema == nil {
 		return nil
 	}
 	return &trainPlan{accum: r.AccumSteps, clip: r.ClipGrad, clipMode: r.ClipMode, ema: s.ema}
