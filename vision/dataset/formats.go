@@ -121,11 +121,17 @@ func (o Options) Locate(dataPath, split string) (Source, error) {
 		return Source{Format: format, LabelFile: dir, Dir: dir}, nil
 	case FormatCSV:
 		src := Source{Format: format}
+		var files []string
 		for _, n := range csvLabelNames(split) {
 			if p := filepath.Join(dataPath, n); isFile(p) {
-				src.LabelFile = p
-				break
+				files = append(files, p)
 			}
+		}
+		if len(files) > 1 {
+			return src, fmt.Errorf("dataset: the %s split has two label files, %s and %s: keep one", split, files[0], files[1])
+		}
+		if len(files) == 1 {
+			src.LabelFile = files[0]
 		}
 		var dirs []string
 		for _, d := range csvImageDirs(split) {

@@ -203,6 +203,11 @@ func TestFormatProblems(t *testing.T) {
 			opts:  Options{ImageExt: ".png"}, split: "train", want: []string{`image "a.png" is not a file`},
 		},
 		{
+			name:  "both train.csv and trainLabels.csv",
+			files: map[string]string{"train.csv": "image,level\na,0\n", "trainLabels.csv": "image,level\na,1\n", "train/a.jpeg": ""},
+			split: "train", want: []string{"two label files", "train.csv and", "trainLabels.csv: keep one"},
+		},
+		{
 			name:  "both train/ and train_images/",
 			files: map[string]string{"train.csv": "image,level\na,0\n", "train/a.jpeg": "", "train_images/a.jpeg": ""},
 			split: "train", want: []string{"two image directories", "train_images"},
