@@ -9,7 +9,8 @@
 #   BENCH_PAIRS         interleaved drgrade/PyTorch pairs per case (QUICK 3, FULL 7)
 #   BENCH_WORKERS       loader workers for both (default 0: the script's min(cpus, batch, 8))
 #   BENCH_BATCH         batch size (default 32)
-#   BENCH_CASES         which cases, e.g. "2048x1536:train 512x512:val" (default: all four)
+#   BENCH_CASES         which cases, e.g. "2048x1536:train 512x512:val" (default: all five);
+#                       WxHpS is the WxH set after `drgrade prepare --size S` (shorter side S)
 #   DRGRADE_CACHE       data sets go to $DRGRADE_CACHE/bench-data (default ~/.cache/drgrade)
 #   DRGRADE_VENV        the PyTorch venv (default $DRGRADE_CACHE/venv)
 set -euo pipefail
@@ -23,7 +24,7 @@ if [ -n "${FULL:-}" ] && [ "${FULL}" != 0 ]; then mode=FULL; n=${BENCH_N:-512}; 
 else mode=QUICK; n=${BENCH_N:-128}; pairs=${BENCH_PAIRS:-3}; fi
 workers=${BENCH_WORKERS:-0}
 batch=${BENCH_BATCH:-32}
-cases=${BENCH_CASES:-"2048x1536:train 2048x1536:val 512x512:train 512x512:val"}
+cases=${BENCH_CASES:-"2048x1536:train 2048x1536:val 512x512:train 512x512:val 2048x1536p512:train"}
 
 log() { printf 'bench-data: %s\n' "$*" >&2; }
 die() { printf 'bench-data: error: %s\n' "$*" >&2; exit 1; }
@@ -34,15 +35,24 @@ trap 'rm -rf "$work"' EXIT
 bin="$work/datapipe"
 log "building bench/datapipe"
 (cd "$here" && go build -o "$bin" ./bench/datapipe)
+case "$cases" in *p[0-9]*)
+  log "building drgrade (for drgrade prepare)"
+  (cd "$here" && go build -o "$work/drgrade" ./cmd/drgrade) ;;
+esac
 
 # Data sets: one per resolution, made once and reused (the name holds everything that shapes them).
 for c in $cases; do
   size=${c%%:*}
-  dir="$data_root/${size}-n$n"
+  orig=${size%p*}
+  dir="$data_root/${orig}-n$n"
   if [ ! -f "$dir/val.txt" ]; then
-    log "writing $n synthetic ${size} JPEGs to $dir (once; later runs reuse them)"
+    log "writing $n synthetic ${orig} JPEGs to $dir (once; later runs reuse them)"
     mkdir -p "$data_root"
-    "$bin" --make "$dir" --n "$n" --width "${size%x*}" --height "${size#*x}"
+    "$bin" --make "$dir" --n "$n" --width "${orig%x*}" --height "${orig#*x}"
+  fi
+  if [ "$size" != "$orig" ] && [ ! -f "$data_root/${size}-n$n/prepare.json" ]; then
+    log "drgrade prepare --size ${size#*p} of $dir (once)"
+    "$work/drgrade" prepare --data_path "$dir" --out "$data_root/${size}-n$n" --size "${size#*p}" --quiet >&2
   fi
 done
 
@@ -102,5 +112,12 @@ for i, r in enumerate(table):
     if i == 0:
         print(line)
 print(line)
+# A prepared set (WxHpS) against its original: drgrade's images/s, medians.
+med = {c: statistics.median(p["drgrade"]["images_per_s"] for p in by[c].values() if "drgrade" in p) for c in cases}
+for c in cases:
+    size, pipe = c.split(" ")
+    if "p" in size and "%s %s" % (size.split("p")[0], pipe) in med:
+        o = "%s %s" % (size.split("p")[0], pipe)
+        print("drgrade prepare --size %s: %s at %.2f× the images/s of %s (issue 20 asks >= 3×)" % (size.split("p")[1], c, med[c] / med[o], o))
 print("load average before %s, after %s; %s s" % (lb, la, secs))
 PY
