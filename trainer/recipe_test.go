@@ -11,8 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drgrade/drgrade/internal/locked"
+	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer/schedule"
+	"github.com/drgrade/drgrade/vision/dataset"
+	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/models/pth"
+	"github.com/drgrade/drgrade/vision/transforms"
 )
 
 func init() {
@@ -308,4 +314,57 @@ func TestRecipeValidateAndRestore(t *testing.T) {
 	if err != nil || r.Opt != "adamw" || r.EMA != 0.99 || strings.Join(changed, "; ") != "--ema 0.99 (the command line's 0); --opt adamw (the command line's sgd)" {
 		t.Errorf("restored %+v, changed %q, %v", r, changed, err)
 	}
+}
+
+// TestOneCycleCyclesMomentum: trainer.TrainOneEpoch with a OneCycleLR schedule steps SGD with
+// the cycled momentum and Adam with the cycled beta1 (torch's cycle_momentum): after the epoch
+// the optimiser holds the momentum of its last step; without the cycling it keeps 0.9.
+func TestOneCycleCyclesMomentum(t *testing.T) {
+	ds, err := dataset.Load(tinySet(t), "train", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := transforms.DefaultConfig()
+	cfg.CropSize, cfg.ResizeSize = 32, 37
+	pipe, _ := transforms.TrainPipeline(cfg)
+	dl, err := loader.New(ds, pipe, 32, loader.Options{BatchSize: 8, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked.Run(func() {
+		for _, kind := range []string{OptSGD, OptAdam} {
+			m, err := models.New("shufflenet_small", 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opt, err := NewOptimizer(m.StateDict().Parameters(), OptimizerOptions{Kind: kind, LR: 1e-3, Momentum: 0.9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ce, _ := loss.NewCrossEntropy(nil)
+			sched, err := schedule.NewScript(schedule.Config{LR: 1e-3, LRF: 0.01, Epochs: 2, LoaderLen: dl.Len(), Sched: schedule.SchedOneCycle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := TrainOneEpoch(EpochArgs{Model: m, Optimizer: opt, DataLoader: dl, LRMethod: sched, Criterion: ce}); err != nil {
+				t.Fatal(err)
+			}
+			// the momentum the epoch's last step used: OneCycleLR's after len-1 steps
+			g := schedule.NewGroup(1e-3)
+			ref, _ := schedule.NewOneCycleLR(g, 1e-3, 2*dl.Len())
+			for i := 0; i < dl.Len()-1; i++ {
+				_ = ref.Step()
+			}
+			got := opt.Beta1
+			if kind == OptSGD {
+				got = opt.Momentum
+			}
+			if got != ref.Momentum() || got == 0.9 {
+				t.Errorf("%s: momentum %v after the epoch, want OneCycleLR's %v", kind, got, ref.Momentum())
+			}
+			opt.Close()
+			ce.Close()
+			m.Close()
+		}
+	})
 }
