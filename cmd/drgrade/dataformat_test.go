@@ -65,7 +65,8 @@ func TestDataFormatFlags(t *testing.T) {
 }
 
 // TestDICOMDataEndToEnd: an APTOS-shaped CSV set whose images are DICOM files (the imageio
-// corpus: every syntax and photometric interpretation read) trains for one epoch, and predict
+// corpus: every syntax and photometric interpretation read) trains for one epoch, eval scores
+// its val split with the format flags, and predict
 // grades a folder of them, reporting the refused JPEG 2000 file by name and transfer syntax;
 // no output holds the patient's name or ID, which every file carries.
 func TestDICOMDataEndToEnd(t *testing.T) {
@@ -119,6 +120,11 @@ func TestDICOMDataEndToEnd(t *testing.T) {
 		t.Errorf("train output lacks the image count %d:\n%s", n, stdout)
 	}
 	weights := filepath.Join(out, "weights", "shufflenet_small", "DDR.pth")
+	stdout, _ = runStep(exitOK, "eval", "--weights", weights, "--model", "shufflenet_small", "--img_size", "64", "--threads", "1",
+		"--data_path", data, "--data_format", "csv", "--label_col", "diagnosis", "--bootstrap", "0", "--quiet")
+	if !strings.Contains(stdout, fmt.Sprintf("/val: %d images", n)) {
+		t.Errorf("eval output lacks the val split's %d images:\n%.2000s", n, stdout)
+	}
 	stdout, stderr := runStep(exitUsage, "predict", "--weights", weights, "--model", "shufflenet_small", "--img_size", "64",
 		"--threads", "1", "--json", pred)
 	if got := strings.Count(stdout, `"grade_name"`); got != n {
