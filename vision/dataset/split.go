@@ -239,16 +239,16 @@ func SplitIndices(labels []int, val, test float64, seed uint32) (trainIdx, valId
 
 // SplitFile is what WriteSplit records in <out>/split.json.
 type SplitFile struct {
-	Source   string           `json:"source"` // the label file (or grade-folder root) that was split
-	Format   string           `json:"format"` // of the source
-	Layout   string           `json:"layout"` // written: ddr (<part>.txt) or csv (<part>.csv, image,level)
-	Images   string           `json:"images"` // the image directory the parts' folders link to
-	Seed     uint32           `json:"seed"`
-	Val      float64          `json:"val"`
-	Test     float64          `json:"test"`
-	Rule     string           `json:"rule"`
-	Counts   map[string][]int `json:"counts"` // images per grade of each part
-	Imported int              `json:"images_total"`
+	Source string           `json:"source"` // the label file (or grade-folder root) that was split
+	Format string           `json:"format"` // of the source
+	Layout string           `json:"layout"` // written: ddr (<part>.txt) or csv (<part>.csv, image,level)
+	Images string           `json:"images"` // the image directory the parts' folders link to
+	Seed   uint32           `json:"seed"`
+	Val    float64          `json:"val"`
+	Test   float64          `json:"test"`
+	Rule   string           `json:"rule"`
+	Counts map[string][]int `json:"counts"` // images per grade of each part
+	Total  int              `json:"total"`  // images in the source
 }
 
 // WriteSplit writes parts (split name → indices into d) as a data set in out, in meta.Layout:
@@ -288,7 +288,7 @@ func WriteSplit(out string, d *Dataset, parts map[string][]int, meta SplitFile) 
 	}
 	meta.Counts = map[string][]int{}
 	meta.Images = absDir
-	meta.Imported = d.Len()
+	meta.Total = d.Len()
 	for _, name := range KnownSplits {
 		idx, ok := parts[name]
 		if !ok {
