@@ -14,8 +14,8 @@ import (
 )
 
 // TestPrepare prepares a small data set of the real photo (and a picture with no field of
-// view) with crop,graham at 64 px, then resumes after losing one output, and checks the
-// refusals (its own input, other settings).
+// view) with crop,graham at 64 px, then resumes after losing one output, trains one epoch on
+// the result with --preprocess graham, and checks the refusals (its own input, other settings).
 func TestPrepare(t *testing.T) {
 	photo, err := os.ReadFile(testutil.RetinaPhoto(t))
 	if err != nil {
@@ -31,9 +31,12 @@ func TestPrepare(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(data, "train", "a.jpg"), photo)
 	writeFile(t, filepath.Join(data, "train", "b.jpeg"), photo)
+	for _, n := range []string{"d.jpg", "e.jpg", "f.jpg"} {
+		writeFile(t, filepath.Join(data, "train", n), photo)
+	}
 	writeFile(t, filepath.Join(data, "train", "scene.png"), scene)
 	writeFile(t, filepath.Join(data, "val", "c.jpg"), photo)
-	writeFile(t, filepath.Join(data, "train.txt"), []byte("a.jpg 0\nb.jpeg 3\nscene.png 1\n"))
+	writeFile(t, filepath.Join(data, "train.txt"), []byte("a.jpg 0\nb.jpeg 3\nd.jpg 1\nscene.png 1\ne.jpg 2\nf.jpg 4\n"))
 	writeFile(t, filepath.Join(data, "val.txt"), []byte("c.jpg 2\n"))
 	out := filepath.Join(t.TempDir(), "prepared")
 	prep := func(extra ...string) (string, error) {
@@ -55,10 +58,10 @@ func TestPrepare(t *testing.T) {
 		if err != nil || rec == nil {
 			t.Fatalf("prepare.json: %v %v", rec, err)
 		}
-		if rec.Splits["train"] != 2 || rec.Splits["val"] != 1 || len(rec.Failed) != 1 || rec.Reused != wantReused || rec.Preprocess != "crop,graham" || rec.Size != 64 || rec.Finished == "" {
+		if rec.Splits["train"] != 5 || rec.Splits["val"] != 1 || len(rec.Failed) != 1 || rec.Reused != wantReused || rec.Preprocess != "crop,graham" || rec.Size != 64 || rec.Finished == "" {
 			t.Errorf("prepare.json: %+v", rec)
 		}
-		for split, want := range map[string]string{"train": "a.png 0\nb.png 3\n", "val": "c.png 2\n"} {
+		for split, want := range map[string]string{"train": "a.png 0\nb.png 3\nd.png 1\ne.png 2\nf.png 4\n", "val": "c.png 2\n"} {
 			if b, err := os.ReadFile(filepath.Join(out, split+".txt")); err != nil || string(b) != want {
 				t.Errorf("%s.txt: %q %v, want %q", split, b, err, want)
 			}
@@ -82,11 +85,21 @@ func TestPrepare(t *testing.T) {
 	if _, err := prep(args...); err != nil {
 		t.Fatal(err)
 	}
-	check(2)
+	check(5)
 	var rec map[string]any
 	b, _ := os.ReadFile(filepath.Join(out, "prepare.json"))
 	if err := json.Unmarshal(b, &rec); err != nil || rec["source"] != data {
 		t.Errorf("prepare.json source %v (%v), want %s", rec["source"], err, data)
+	}
+	// The prepared set trains, with graham on top, and train says how it was prepared.
+	var stdout2, stderr2 bytes.Buffer
+	if code := run(trainArgs(out, t.TempDir(), "--preprocess", "graham", "--num_workers", "0"), &stdout2, &stderr2); code != 0 {
+		t.Fatalf("train on the prepared set: exit %d\n%s\n%s", code, stdout2.String(), stderr2.String())
+	}
+	for _, want := range []string{"Prepared by drgrade prepare from " + data + ": preprocess crop,graham, shorter side to 64", "Preprocess: graham"} {
+		if !strings.Contains(stdout2.String(), want) {
+			t.Errorf("train's output lacks %q:\n%s", want, stdout2.String())
+		}
 	}
 	for _, tc := range []struct {
 		args []string

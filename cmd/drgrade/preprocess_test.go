@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,21 +87,9 @@ func TestPreprocessFlag(t *testing.T) {
 			probs[pre] = p.Predictions[0].Probabilities
 		}
 		for _, pre := range []string{"crop,graham", "crop,clahe"} {
-			if equalFloats(probs[pre], probs[""]) {
+			if slices.Equal(probs[pre], probs[""]) {
 				t.Errorf("--preprocess %s gives the same probabilities as none: %v", pre, probs[""])
 			}
 		}
 	})
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
