@@ -314,6 +314,7 @@ func stateTensor(e *pth.Entry, p *ts.Tensor, i int, which string, dev gotch.Devi
 // The figures once used ".tmp-<random>"; the globs match those names too.
 var staleTempPatterns = []string{atomicfile.TempPattern("DDR.pth"), atomicfile.TempPattern("last.pth"),
 	atomicfile.TempPattern("DDR.pth.json"), atomicfile.TempPattern("DDR-epoch*.pth"), // --ema, --keep_topk
+	atomicfile.TempPattern("args.yaml"), // --config
 	atomicfile.TempPattern("metrics.json"), atomicfile.TempPattern("metrics.csv"),
 	atomicfile.TempPattern("curves.png"), atomicfile.TempPattern("confusion_matrix.png")}
 

@@ -54,6 +54,9 @@ type Config struct {
 	Quiet          bool    // no progress bars (also automatic when stdout is not a terminal)
 	CuDNNBenchmark bool    // --cudnn_benchmark: torch.backends.cudnn.benchmark (off: reproducible runs)
 	Deterministic  bool    // --deterministic: cudnn.deterministic and torch.use_deterministic_algorithms
+	// ArgsYAML, when set, is written as args.yaml beside DDR.txt: the command line's resolved
+	// flags (cmd/drgrade), so `drgrade train --config args.yaml` repeats the run.
+	ArgsYAML []byte `json:"-"`
 
 	// forceScaler turns the GradScaler on whatever the device: tests drive the CUDA AMP path's
 	// scaler arithmetic on the CPU with it (the scaler's kernels have a CPU twin in torchext).

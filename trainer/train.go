@@ -11,6 +11,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/drgrade/drgrade/internal/atomicfile"
 	"github.com/drgrade/drgrade/internal/locked"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
@@ -436,7 +437,8 @@ func (s *session) distributedModel() error {
 	return s.dist.wrap(s.model, s.args)
 }
 
-// startTensorboard is tb_writer = SummaryWriter(log_path) (rank 0) and the run's text logs.
+// startTensorboard is tb_writer = SummaryWriter(log_path) (rank 0) and the run's text logs (and
+// args.yaml, the resolved flags of --config).
 // The script deleted an existing log dir; drgrade gives each run its own subfolder, created
 // here, after every input was read, so a bad input leaves no empty run behind (the script
 // made its SummaryWriter before loading the data).
@@ -444,6 +446,11 @@ func (s *session) startTensorboard() error {
 	s.logs = &runLog{dir: s.savePath, out: s.out, bestMetric: s.args.BestMetric,
 		title: fmt.Sprintf("%s on %s", s.args.Model, filepath.Base(filepath.Clean(s.args.DataPath)))}
 	return s.onMain(func() error {
+		if len(s.args.ArgsYAML) > 0 {
+			if err := atomicfile.WriteBytes(filepath.Join(s.savePath, "args.yaml"), s.args.ArgsYAML); err != nil {
+				return fmt.Errorf("writing args.yaml: %w", err)
+			}
+		}
 		if s.args.Tensorboard {
 			var err error
 			if s.logPath, err = newRunDir(filepath.Join(s.args.Output, "tensorboard", s.args.Model)); err != nil {

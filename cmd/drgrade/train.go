@@ -107,9 +107,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.DDPNoOverlap, "ddp_no_overlap", cfg.DDPNoOverlap, "distributed: average gradients after backward instead of overlapping it")
 	fs.BoolVar(&cfg.FindUnusedParameters, "find_unused_parameters", cfg.FindUnusedParameters, "distributed: allow parameters that get no gradient (DistributedDataParallel's find_unused_parameters)")
 	fs.BoolVar(&cfg.SyncBN, "sync_bn", cfg.SyncBN, "distributed: synchronise BatchNorm statistics across ranks (SyncBatchNorm; on CUDA, as PyTorch 2.1's)")
+	fs.String(configFlag, "", "an experiment file (YAML) whose keys are these flags' names (timm's convention); flags on the command line win. Every run writes its resolved args.yaml beside DDR.txt")
 	usage := fs.Usage
 	fs.Usage = func() { usage(); fmt.Fprint(fs.Output(), trainNotes) }
 	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	if err := applyConfig(fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -121,6 +125,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	argsYAML, err := resolvedArgs(fs)
+	if err != nil {
+		return err
+	}
+	cfg.ArgsYAML = argsYAML
 	// The script's --device 0,1 (nn.DataParallel over those GPUs): one process per GPU.
 	if cudaOK, n := trainer.CUDAAvailable(); cudaOK && launch.nproc == 1 && os.Getenv(ddp.EnvRank) == "" {
 		plan, err := trainer.PlanDevice(cfg.Device, cudaOK, n, -1)
@@ -169,7 +178,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}()
 	stop := func() bool { return stopSig.Load() != nil }
 
-	_, err := trainer.Run(cfg, stdout, stop)
+	_, err = trainer.Run(cfg, stdout, stop)
 	switch {
 	case err == nil:
 		return nil
