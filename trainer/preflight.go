@@ -16,6 +16,7 @@ import (
 	"github.com/drgrade/drgrade/vision/dataset"
 	"github.com/drgrade/drgrade/vision/imageio"
 	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/preprocess"
 )
 
 // Preflight checks everything about a run's input that can be checked before anything is
@@ -71,6 +72,11 @@ func Preflight(cfg Config, out io.Writer) error {
 			errs = append(errs, checkImages(d, cfg.SkipBadImages, out))
 		}
 		fmt.Fprintf(out, "checked %d images (train %d, val %d) in %.1f s\n", train.Len()+val.Len(), train.Len(), val.Len(), time.Since(start).Seconds())
+		if pre, err := preprocess.Parse(cfg.Preprocess); err == nil && pre.Crops() {
+			for _, d := range []*dataset.Dataset{train, val} {
+				errs = append(errs, checkFields(d, pre, cfg.SkipBadImages, out))
+			}
+		}
 	}
 	if cfg.Weights != "" {
 		inputErr, err := checkWeights(cfg)
@@ -107,6 +113,22 @@ func checkImages(d *dataset.Dataset, skipBad bool, out io.Writer) error {
 		return nil
 	}
 	return kept
+}
+
+// checkFields finds, before the run, the images where --preprocess crop finds no field of view
+// (the loader would stop on them, or skip them with skipBad).
+func checkFields(d *dataset.Dataset, pre preprocess.Chain, skipBad bool, out io.Writer) error {
+	bad := pre.CheckFields(d.Paths, runtime.GOMAXPROCS(0))
+	if skipBad {
+		for _, e := range bad {
+			fmt.Fprintf(out, "will skip (--skip_bad_images): %v\n", e)
+		}
+		return nil
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %d of %d images have no circular field of view for --preprocess crop (or pass --skip_bad_images):\n%w", d.Split, len(bad), d.Len(), errors.Join(bad...))
 }
 
 // checkWeights loads --weights into a throwaway model, with Run's checks (format, keys,

@@ -101,6 +101,15 @@ func TestPrepare(t *testing.T) {
 			t.Errorf("train's output lacks %q:\n%s", want, stdout2.String())
 		}
 	}
+	// Training on the source with --preprocess crop stops before the run, naming the picture
+	// without a field (the preflight check), or lists it with --skip_bad_images.
+	stdout2.Reset()
+	stderr2.Reset()
+	if code := run(trainArgs(data, t.TempDir(), "--preprocess", "crop"), &stdout2, &stderr2); code != exitUsage ||
+		!strings.Contains(stderr2.String(), "train: 1 of 6 images have no circular field of view for --preprocess crop") ||
+		!strings.Contains(stderr2.String(), "scene.png: crop: no circular field of view found") {
+		t.Errorf("train --preprocess crop with a picture without a field: exit %d\n%s", code, stderr2.String())
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -109,3 +109,34 @@ func (c Chain) Prepend(p *transforms.Pipeline) {
 
 // Apply is Run as a transforms.Transform (the random source is unused).
 func (c Chain) Apply(img *imageio.RGB, _ transforms.Rand) (*imageio.RGB, error) { return c.Run(img) }
+
+// Crops reports whether the chain has the crop step (the one that can refuse an image).
+func (c Chain) Crops() bool {
+	for _, s := range c.Steps {
+		if s == StepCrop {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckFields decodes every file and runs crop's field search (FindField) on workers
+// goroutines, returning an error naming each file where crop finds no field of view, in
+// path order. Files that do not decode are left to the decode check. Nil unless the chain crops.
+func (c Chain) CheckFields(paths []string, workers int) []error {
+	if !c.Crops() {
+		return nil
+	}
+	rows := make([]QualityRow, len(paths))
+	for i, p := range paths {
+		rows[i].Path = p
+	}
+	MeasureFiles(rows, QualityThresholds{Threshold: c.Threshold}, workers, nil)
+	var bad []error
+	for _, r := range rows {
+		if r.Err == nil && !r.Field {
+			bad = append(bad, fmt.Errorf("%s: crop: %w", r.Path, ErrNoField))
+		}
+	}
+	return bad
+}
