@@ -28,6 +28,10 @@ func runPrepare(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Workers, "workers", 0, "images prepared at once (0: one per CPU)")
 	numClasses := fs.Int("num_classes", 6, "labels must lie in [0, num_classes)")
 	quiet := fs.Bool("quiet", false, "no progress bar (automatic when stderr is not a terminal)")
+	th := preprocess.DefaultQuality
+	quality := fs.Bool("quality", false, "also grade every source image (as summary --quality) into Q/quality.csv; none is left out for it")
+	fs.Float64Var(&th.MinBrightness, "min_brightness", th.MinBrightness, "--quality: a field whose mean grey is below this is dark")
+	fs.Float64Var(&th.MinSharpness, "min_sharpness", th.MinSharpness, "--quality: a picture whose variance of the Laplacian is below this is blurry")
 	var format dataset.Options
 	dataFormatFlags(fs, &format)
 	if err := parse(fs, args, stdout); err != nil {
@@ -41,6 +45,9 @@ func runPrepare(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	o.Chain = chain
+	if *quality {
+		o.Quality = &th
+	}
 	splits, err := format.Splits(o.Source)
 	if err != nil {
 		return usageError{err}
@@ -82,6 +89,13 @@ func runPrepare(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "prepared %d images in %.1fs into %s (%s; %d kept from an earlier run), %s, preprocess %s, %s\n",
 		done.Load(), time.Since(start).Seconds(), o.Out, strings.Join(per, ", "), rec.Reused, rec.Resize, rec.Preprocess, rec.Format)
+	if rec.Quality != nil {
+		var counts []string
+		for _, v := range preprocess.Verdicts {
+			counts = append(counts, fmt.Sprintf("%s %d", v, rec.Quality[v]))
+		}
+		fmt.Fprintf(stdout, "quality of the source images (%s/quality.csv): %s\n", o.Out, strings.Join(counts, ", "))
+	}
 	if len(rec.Failed) > 0 {
 		fmt.Fprintf(stdout, "%d images left out (listed in %s/prepare.json):\n", len(rec.Failed), o.Out)
 		for _, f := range rec.Failed {

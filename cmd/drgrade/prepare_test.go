@@ -44,10 +44,13 @@ func TestPrepare(t *testing.T) {
 		err := runPrepare(append([]string{"--data_path", data, "--out", out, "--num_classes", "5", "--quiet"}, extra...), &stdout, &stderr)
 		return stdout.String(), err
 	}
-	args := []string{"--size", "64", "--preprocess", "crop,graham", "--format", "png"}
+	args := []string{"--size", "64", "--preprocess", "crop,graham", "--format", "png", "--quality"}
 	stdout, err := prep(args...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "quality of the source images ("+out+"/quality.csv): unreadable 0, no-field 1, dark 0, blurry 0, good 6") {
+		t.Errorf("prepare --quality: no verdict counts:\n%s", stdout)
 	}
 	if !strings.Contains(stdout, "scene.png: crop: no circular field of view") {
 		t.Errorf("the left-out image is not named:\n%s", stdout)

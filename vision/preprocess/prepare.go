@@ -32,6 +32,9 @@ type PrepareOptions struct {
 	Format      string // "jpg" or "png"
 	JPEGQuality int    // for "jpg" (95)
 	Workers     int    // images at once (0: GOMAXPROCS)
+	// Quality, when set, also grades every source image (Measure) into Out/quality.csv and
+	// prepare.json's verdict counts (prepare --quality); no image is left out for it.
+	Quality *QualityThresholds
 }
 
 // PrepareFile is what `drgrade prepare` writes to Q/prepare.json and `drgrade train` prints.
@@ -45,6 +48,7 @@ type PrepareFile struct {
 	Splits      map[string]int `json:"splits"`   // images written per split
 	Failed      []string       `json:"failed"`   // images left out, with why (e.g. no field of view)
 	Reused      int            `json:"reused"`   // outputs of an earlier, interrupted run kept
+	Quality     map[string]int `json:"quality,omitempty"` // --quality: source images per verdict
 	Finished    string         `json:"finished"` // RFC 3339; "" while a run is under way or was interrupted
 }
 
@@ -202,6 +206,22 @@ func Prepare(sets []*dataset.Dataset, o PrepareOptions, progress func()) (*Prepa
 		}
 	}
 	sort.Strings(rec.Failed)
+	if o.Quality != nil {
+		var rows []QualityRow
+		for _, d := range sets {
+			for i, p := range d.Paths {
+				rows = append(rows, QualityRow{Path: p, Group: d.Split, Label: d.Labels[i]})
+			}
+		}
+		MeasureFiles(rows, *o.Quality, workers, nil)
+		rec.Quality = map[string]int{}
+		for _, r := range rows {
+			rec.Quality[r.Verdict]++
+		}
+		if err := atomicfile.Write(filepath.Join(o.Out, "quality.csv"), func(w io.Writer) error { return WriteQualityCSV(w, rows) }); err != nil {
+			return nil, err
+		}
+	}
 	rec.Finished = time.Now().UTC().Format(time.RFC3339)
 	if err := writePrepared(o.Out, rec); err != nil {
 		return nil, err
