@@ -45,11 +45,11 @@ type PrepareFile struct {
 	Format      string         `json:"format"`
 	JPEGQuality int            `json:"jpeg_quality,omitempty"`
 	Resize      string         `json:"resize"`
-	Splits      map[string]int `json:"splits"`   // images written per split
-	Failed      []string       `json:"failed"`   // images left out, with why (e.g. no field of view)
-	Reused      int            `json:"reused"`   // outputs of an earlier, interrupted run kept
+	Splits      map[string]int `json:"splits"`            // images written per split
+	Failed      []string       `json:"failed"`            // images left out, with why (e.g. no field of view)
+	Reused      int            `json:"reused"`            // outputs of an earlier, interrupted run kept
 	Quality     map[string]int `json:"quality,omitempty"` // --quality: source images per verdict
-	Finished    string         `json:"finished"` // RFC 3339; "" while a run is under way or was interrupted
+	Finished    string         `json:"finished"`          // RFC 3339; "" while a run is under way or was interrupted
 }
 
 // PrepareJSON is the record's file name in the prepared folder.
