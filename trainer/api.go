@@ -14,6 +14,7 @@ import (
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/trainer/schedule"
 	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/mixup"
 	"github.com/drgrade/drgrade/vision/models"
 )
 
@@ -97,6 +98,11 @@ type EpochArgs struct {
 	// Device is where Model is (see ToDevice) and where the batches go; the zero Device is
 	// the CPU.
 	Device gotch.Device
+	// Mixup, when enabled, is timm's mixup_fn on every batch (vision/mixup): the images mixed,
+	// the loss the soft-target cross-entropy on the mixed targets (Criterion unused), the draws
+	// seeded by MixSeed, the epoch and the batch.
+	Mixup   mixup.Config
+	MixSeed uint64
 }
 
 // TrainOneEpoch mirrors upstream utils.train_engin.train_one_epoch, exactly as Run calls it:

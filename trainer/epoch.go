@@ -13,7 +13,9 @@ import (
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/loss"
 	"github.com/drgrade/drgrade/vision/loader"
+	"github.com/drgrade/drgrade/vision/mixup"
 	"github.com/drgrade/drgrade/vision/models"
+	"github.com/drgrade/drgrade/vision/transforms"
 )
 
 // ErrNonFiniteLoss stops training like the script's `sys.exit(1)` after
@@ -91,6 +93,7 @@ func forwardLoss(model models.Model, crit loss.Criterion, images, labels *ts.Ten
 // labels.to(device), with the labels (and data set indices) also in Go for the bookkeeping.
 type deviceBatch struct {
 	images, labels *ts.Tensor // borrowed: forEachBatch drops them after the body
+	targets        *ts.Tensor // soft targets [N, C] of a mixed batch (prep), else nil; borrowed
 	Labels         []int64
 	Index          []int
 	N              int
@@ -99,9 +102,10 @@ type deviceBatch struct {
 // forEachBatch is the `for step, data in enumerate(data_loader)` loop that train_one_epoch and
 // evaluate share: it polls stop between batches (ErrInterrupted), collects the images the
 // loader skipped into *skipped, hands a batch with no loadable image to empty (nil: skip it),
-// and runs body on every other batch on dev.
+// and runs body on every other batch on dev. prep, when set, may change a batch in place before
+// it goes to dev and return its soft targets (N rows).
 func forEachBatch(dl *loader.Loader, epoch int, dev gotch.Device, stop func() bool, skipped *[]loader.Skipped,
-	empty func() error, body func(deviceBatch) error) error {
+	empty func() error, prep func(*loader.Batch) ([]float32, error), body func(deviceBatch) error) error {
 	it := dl.Epoch(epoch)
 	defer it.Close()
 	for {
@@ -126,14 +130,31 @@ func forEachBatch(dl *loader.Loader, epoch int, dev gotch.Device, stop func() bo
 			continue
 		}
 		db := deviceBatch{Labels: append([]int64(nil), b.Labels...), Index: append([]int(nil), b.Index...), N: b.N}
+		var soft []float32
+		if prep != nil {
+			if soft, err = prep(b); err != nil {
+				b.Release()
+				return err
+			}
+		}
 		db.images, db.labels, err = batchTensors(b, dev)
 		b.Release()
 		if err != nil {
 			return err
 		}
+		if soft != nil {
+			if db.targets, err = torchext.FromSliceTo(soft, []int64{int64(db.N), int64(len(soft) / db.N)}, dev); err != nil {
+				db.images.MustDrop()
+				db.labels.MustDrop()
+				return err
+			}
+		}
 		err = body(db)
 		db.images.MustDrop()
 		db.labels.MustDrop()
+		if db.targets != nil {
+			db.targets.MustDrop()
+		}
 		if err != nil {
 			return err
 		}
@@ -181,8 +202,16 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 		}
 		return nil
 	}
-	err := forEachBatch(a.DataLoader, epoch, a.Device, a.Stop, &res.Skipped, empty, func(b deviceBatch) error {
+	prep, crit := mixBatches(a), a.Criterion
+	if prep != nil {
+		crit = loss.Func(loss.SoftTargetCrossEntropy)
+	}
+	err := forEachBatch(a.DataLoader, epoch, a.Device, a.Stop, &res.Skipped, empty, prep, func(b deviceBatch) error {
 		sampleNum += b.N
+		labels := b.labels
+		if b.targets != nil {
+			labels = b.targets
+		}
 		optimizer.LR = sched.LR()
 		if m, ok := sched.Momentum(); ok { // OneCycleLR's cycle_momentum
 			optimizer.setCycledMomentum(m)
@@ -191,7 +220,7 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 		var err error
 		update := true
 		if plan == nil {
-			st, err = trainStep(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist)
+			st, err = trainStep(a.Model, crit, optimizer, a.Scaler, a.AMP, b.images, labels, dist)
 		} else {
 			div := accum
 			if lastAccum > 0 && batchIdx >= nBatches-lastAccum {
@@ -199,7 +228,7 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 			}
 			update = (batchIdx+1)%accum == 0 || batchIdx == nBatches-1
 			batchIdx++
-			st, err = trainStepPlan(a.Model, a.Criterion, optimizer, a.Scaler, a.AMP, b.images, b.labels, dist, plan, div, update)
+			st, err = trainStepPlan(a.Model, crit, optimizer, a.Scaler, a.AMP, b.images, labels, dist, plan, div, update)
 			pending++
 			if update {
 				pending = 0
@@ -263,6 +292,30 @@ func trainEpochPlan(a EpochArgs, dist *distributed, plan *trainPlan) (EpochResul
 	res.Seconds = time.Since(start).Seconds()
 	a.Progress.finish()
 	return res, nil
+}
+
+// mixBatches is timm's `samples, targets = mixup_fn(samples, targets)` for a.Mixup, as a
+// forEachBatch prep (nil when mixing is off): one draw per batch from a source seeded by
+// (MixSeed, epoch, batch), the images mixed in place, the soft targets returned. A batch of odd
+// size (the epoch's last), which timm's batch mode refuses, is left unmixed with one-hot
+// targets (label smoothing folded in), so every batch trains on the same loss.
+func mixBatches(a EpochArgs) func(*loader.Batch) ([]float32, error) {
+	if !a.Mixup.Enabled() {
+		return nil
+	}
+	batch := 0
+	return func(b *loader.Batch) ([]float32, error) {
+		rng := transforms.NewRand(a.MixSeed, uint64(a.Epoch)<<32|uint64(batch))
+		batch++
+		p := mixup.Params{Lam: 1}
+		if b.N%2 == 0 {
+			p = a.Mixup.Draw(rng, b.H, b.W)
+			if err := mixup.Apply(b.Images[:b.N*3*b.H*b.W], b.N, 3, b.H, b.W, p); err != nil {
+				return nil, err
+			}
+		}
+		return mixup.Targets(b.Labels[:b.N], a.Mixup.NumClasses, p.Lam, a.Mixup.LabelSmoothing)
+	}
 }
 
 // StepResult is what one training step leaves for train_one_epoch's bookkeeping.
@@ -444,7 +497,7 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 	var res EvalResult
 	defer torchext.NoGrad()()
 	correct := 0
-	err := forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, func(b deviceBatch) error {
+	err := forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, nil, func(b deviceBatch) error {
 		res.Index = append(res.Index, b.Index...)
 		pred, err := evalForward(model, b.images, o.TTA, o.Temperature)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/drgrade/drgrade/internal/atomicfile"
 	"github.com/drgrade/drgrade/internal/torchext"
 	"github.com/drgrade/drgrade/trainer/schedule"
+	"github.com/drgrade/drgrade/vision/mixup"
 	"github.com/drgrade/drgrade/vision/models"
 	"github.com/drgrade/drgrade/vision/models/pth"
 )
@@ -41,12 +42,29 @@ type Recipe struct {
 	Patience        int     `json:"patience"`         // --patience N (0: off)
 	KeepTopK        int     `json:"keep_topk"`        // --keep_topk K (0: off)
 	HeadLRMult      float64 `json:"head_lr_mult"`     // --head_lr_mult 1
+
+	// Stronger augmentation and mixing (torchvision's and timm's, docs/training.md#augmentation).
+	AutoAugment     string  `json:"auto_augment"`      // --auto_augment "" | trivialaugment | randaugment
+	RANumOps        int     `json:"ra_num_ops"`        // --ra_num_ops 2 (randaugment)
+	RAMagnitude     int     `json:"ra_magnitude"`      // --ra_magnitude 9 (randaugment, of 31 bins)
+	RandomErasing   float64 `json:"random_erasing"`    // --random_erasing P (0: off)
+	Mixup           float64 `json:"mixup"`             // --mixup α (0: off)
+	Cutmix          float64 `json:"cutmix"`            // --cutmix α (0: off)
+	MixProb         float64 `json:"mix_prob"`          // --mix_prob 1
+	MixupSwitchProb float64 `json:"mixup_switch_prob"` // --mixup_switch_prob 0.5
 }
+
+// The --auto_augment policies.
+const (
+	AutoAugmentTrivial = "trivialaugment"
+	AutoAugmentRand    = "randaugment"
+)
 
 // DefaultRecipe is the script's: Adam with weight_decay 1e-4, warmup + cosine, nothing else.
 func DefaultRecipe() Recipe {
 	return Recipe{Opt: OptAdam, WeightDecay: 1e-4, Momentum: 0.9, Sched: schedule.SchedScript, StepSize: 30,
-		Gamma: 0.1, PlateauPatience: 10, ClipMode: "norm", AccumSteps: 1, HeadLRMult: 1}
+		Gamma: 0.1, PlateauPatience: 10, ClipMode: "norm", AccumSteps: 1, HeadLRMult: 1,
+		RANumOps: 2, RAMagnitude: 9, MixProb: 1, MixupSwitchProb: 0.5}
 }
 
 // validate lists the recipe's bad values in Config.Validate's words.
@@ -105,6 +123,25 @@ func (r *Recipe) validate(add func(format string, a ...any)) {
 	if !(r.HeadLRMult > 0) || bad(r.HeadLRMult) {
 		add("--head_lr_mult must be a positive number, got %v", r.HeadLRMult)
 	}
+	if !oneOfStr(r.AutoAugment, "", AutoAugmentTrivial, AutoAugmentRand) {
+		add("--auto_augment %q: want trivialaugment or randaugment", r.AutoAugment)
+	}
+	if r.RANumOps < 0 || r.RAMagnitude < 0 || r.RAMagnitude > 30 {
+		add("--ra_num_ops %d and --ra_magnitude %d: want ≥ 0 ops and a magnitude bin in [0, 30]", r.RANumOps, r.RAMagnitude)
+	}
+	if !(r.RandomErasing >= 0 && r.RandomErasing <= 1) {
+		add("--random_erasing must be a probability in [0, 1], got %v", r.RandomErasing)
+	}
+	if err := r.mixConfig(2).Validate(); err != nil && (r.Mixup != 0 || r.Cutmix != 0 || r.MixProb != 1 || r.MixupSwitchProb != 0.5) {
+		add("--mixup %v --cutmix %v --mix_prob %v --mixup_switch_prob %v: %v", r.Mixup, r.Cutmix, r.MixProb, r.MixupSwitchProb, err)
+	}
+}
+
+// mixConfig is the recipe's timm Mixup for numClasses, label smoothing folded in (off unless
+// --mixup or --cutmix).
+func (r Recipe) mixConfig(numClasses int) mixup.Config {
+	return mixup.Config{MixupAlpha: r.Mixup, CutmixAlpha: r.Cutmix, Prob: r.MixProb, SwitchProb: r.MixupSwitchProb,
+		LabelSmoothing: r.LabelSmoothing, NumClasses: numClasses}
 }
 
 func oneOfStr(v string, allowed ...string) bool {
@@ -163,6 +200,18 @@ func (r Recipe) Describe() string {
 	}
 	if r.HeadLRMult != 1 {
 		parts = append(parts, fmt.Sprintf("--head_lr_mult %g", r.HeadLRMult))
+	}
+	switch r.AutoAugment {
+	case AutoAugmentTrivial:
+		parts = append(parts, "--auto_augment trivialaugment")
+	case AutoAugmentRand:
+		parts = append(parts, fmt.Sprintf("--auto_augment randaugment (%d ops at magnitude %d)", r.RANumOps, r.RAMagnitude))
+	}
+	if r.RandomErasing != 0 {
+		parts = append(parts, fmt.Sprintf("--random_erasing %g", r.RandomErasing))
+	}
+	if r.Mixup != 0 || r.Cutmix != 0 {
+		parts = append(parts, fmt.Sprintf("--mixup %g --cutmix %g (prob %g, switch %g; soft-target cross-entropy)", r.Mixup, r.Cutmix, r.MixProb, r.MixupSwitchProb))
 	}
 	return "Recipe: " + strings.Join(parts, ", ")
 }

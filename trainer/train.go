@@ -227,7 +227,29 @@ func (s *session) dataTransform() error {
 	}
 	pre.Prepend(s.trainTransform)
 	pre.Prepend(s.valTransform)
-	return nil
+	s.trainTransform, err = augmentRecipe(s.trainTransform, s.args.Recipe)
+	return err
+}
+
+// augmentRecipe appends the recipe's stronger augmentation to the script's train pipeline, in
+// torchvision's reference order: the policy after the crop, flip (and the script's rotation and
+// colour jitter), RandomErasing after Normalize.
+func augmentRecipe(p *transforms.Pipeline, r Recipe) (*transforms.Pipeline, error) {
+	switch r.AutoAugment {
+	case AutoAugmentTrivial:
+		p = p.Append(transforms.TrivialAugmentWide{})
+	case AutoAugmentRand:
+		p = p.Append(transforms.RandAugment{NumOps: r.RANumOps, Magnitude: r.RAMagnitude})
+	}
+	if r.RandomErasing > 0 {
+		re, err := transforms.NewRandomErasing(r.RandomErasing)
+		if err != nil {
+			return nil, err
+		}
+		p = p.Append()
+		p.Tensor = append(append([]transforms.TensorTransform(nil), p.Tensor...), re)
+	}
+	return p, nil
 }
 
 // loadDatasets is 加载数据集 and the script's check that the data set has num_classes classes.
@@ -534,7 +556,8 @@ func (s *session) epoch(epoch int, res *Result) (done bool, err error) {
 func (s *session) trainOneEpoch(epoch int) (tr EpochResult, lr float64, err error) {
 	tr, err = trainEpochPlan(EpochArgs{Model: s.model, Optimizer: s.optimizer, DataLoader: s.trainLoader, Epoch: epoch,
 		LRMethod: s.scheduler, Criterion: s.criterion, AMP: s.amp, Scaler: s.scaler,
-		Progress: NewProgress(s.out, s.trainLoader.Len(), s.args.Quiet), Stop: s.stop, Device: s.device}, s.dist, s.plan())
+		Progress: NewProgress(s.out, s.trainLoader.Len(), s.args.Quiet), Stop: s.stop, Device: s.device,
+		Mixup: s.args.mixConfig(s.args.NumClasses), MixSeed: s.args.Seed ^ uint64(s.dist.shard().Rank)<<48}, s.dist, s.plan())
 	if err != nil {
 		if errors.Is(err, ErrNonFiniteLoss) {
 			fmt.Fprintf(s.out, "WARNING: %v\n", err)
