@@ -8,7 +8,6 @@ import (
 
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/trainer/calibrate"
-	"github.com/drgrade/drgrade/vision/models"
 )
 
 // temperatureHelp is the --temperature help of eval and predict.
@@ -20,21 +19,9 @@ const temperatureHelp = "divide the logits by this temperature before the softma
 func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("calibrate", "--model M --weights W.pth --data_path P [--split val] [--json] [flags]", stdout, stderr)
 	var cfg trainer.EvalConfig
-	fs.StringVar(&cfg.Model, "model", "resnet", "model name: "+strings.Join(models.Names(), ", "))
-	fs.StringVar(&cfg.Weights, "weights", "", "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}; the temperature is written beside it, to <weights>"+calibrate.Suffix)
-	fs.StringVar(&cfg.DataPath, "data_path", "data/DDR5", "data set folder with <split>/ and <split>.txt")
-	dataFormatFlags(fs, &cfg.Data)
-	fs.StringVar(&cfg.Split, "split", "val", "the held-out split to fit on: val (fitting on test makes its metrics no longer held out)")
-	fs.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
-	fs.IntVar(&cfg.BatchSize, "batch_size", 16, "batch size")
-	fs.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
-	fs.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: 224; the model's with --transforms model); the resize is img_size·256/224 (img_size/crop_pct with --transforms model)")
-	fs.StringVar(&cfg.Transforms, "transforms", trainer.TransformsScript, transformsHelp)
-	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
-	fs.StringVar(&cfg.TTA, "tta", "", "not supported: the temperature is fitted on each image's logits, which --tta hflip does not have")
-	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")
-	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
-	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
+	evalFlags(fs, &cfg, "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}; the temperature is written beside it, to <weights>"+calibrate.Suffix,
+		"the held-out split to fit on: val (fitting on test makes its metrics no longer held out)",
+		"not supported: the temperature is fitted on each image's logits, which --tta hflip does not have")
 	asJSON := fs.Bool("json", false, "print the calibration file's contents as JSON on stdout")
 	if err := parse(fs, args, stdout); err != nil {
 		return err

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/drgrade/drgrade/trainer"
 	"github.com/drgrade/drgrade/trainer/calibrate"
-	"github.com/drgrade/drgrade/vision/models"
 )
 
 // runEval is `drgrade eval`: score a checkpoint on a split with the trainer's val transforms,
@@ -17,22 +15,8 @@ import (
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M --weights W.pth --data_path P [--split val|test|train] [--out DIR] [--json] [flags]", stdout, stderr)
 	var cfg trainer.EvalConfig
-	fs.StringVar(&cfg.Model, "model", "resnet", "model name: "+strings.Join(models.Names(), ", "))
-	fs.StringVar(&cfg.Weights, "weights", "", "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}")
-	fs.StringVar(&cfg.DataPath, "data_path", "data/DDR5", "data set folder with <split>/ and <split>.txt")
-	dataFormatFlags(fs, &cfg.Data)
-	fs.StringVar(&cfg.Split, "split", "val", "the split to score: train, val or test")
-	fs.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
-	fs.IntVar(&cfg.BatchSize, "batch_size", 16, "batch size")
-	fs.IntVar(&cfg.NumWorkers, "num_workers", -1, "data loading workers (-1: the script's min(cpus, batch_size, 8))")
-	fs.IntVar(&cfg.ImgSize, "img_size", 0, "crop size (0: 224; the model's with --transforms model); the resize is img_size·256/224 (img_size/crop_pct with --transforms model)")
-	fs.StringVar(&cfg.Transforms, "transforms", trainer.TransformsScript, transformsHelp)
-	fs.StringVar(&cfg.Preprocess, "preprocess", "", preprocessHelp)
-	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
-	fs.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip averages the softmax of each image and its mirror")
-	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")
-	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
-	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
+	evalFlags(fs, &cfg, "the checkpoint: drgrade's DDR.pth or last.pth, or a PyTorch state_dict / {'model': ...}",
+		"the split to score: train, val or test", "test-time augmentation: hflip averages the softmax of each image and its mirror")
 	asJSON := fs.Bool("json", false, "print the metrics and every prediction as JSON on stdout")
 	outDir := fs.String("out", "", "write metrics.json, per_class.csv, predictions.csv, thresholds.json, confusion_matrix.png, roc.png, pr.png and calibration.png here")
 	reportPath := fs.String("report", "", "write the evaluation as one self-contained HTML file (metrics, tables, figures, the most confident mistakes)")
