@@ -24,6 +24,8 @@
 //     plain image/jpeg is up to 57 off. On a 2048×1536 4:2:0 JPEG libjpeg-turbo is about 5×
 //     faster than PureGo (BenchmarkDecodeJPEG2048x1536). Both read CMYK with Adobe polarity
 //     and Pillow's cmyk2rgb, as Pillow does.
+//   - EXIF orientation is ignored, as Pillow's convert('RGB') ignores it (a camera JPEG tagged
+//     "rotate 90" decodes unrotated in both; TestParityRealJPEGShapes).
 //   - Lossy WebP is upsampled and converted with libwebp's fancy upsampler and fixed-point
 //     YUV→RGB, which makes it bit-exact with Pillow.
 //   - DICOM (Part 10 files; dicom.go) is parsed with github.com/suyashkumar/dicom and gives
