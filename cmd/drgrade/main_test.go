@@ -39,7 +39,8 @@ func TestCommandLine(t *testing.T) {
 		{"train bad device", []string{"train", "--device", "gpu"}, exitUsage, "", `--device "gpu"`},
 		{"train missing data", []string{"train", "--data_path", "/nonexistent", "--weights", "", "--output", filepath.Dir(out)}, exitUsage, "", "/nonexistent/train"},
 	}
-	for _, name := range []string{"train", "eval", "predict", "summary", "synth", "transform", "forward", "version"} {
+	for _, c := range commands { // every command's --help, so a new one is covered too
+		name := c.name
 		cases = append(cases, struct {
 			name             string
 			args             []string
