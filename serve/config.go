@@ -86,6 +86,13 @@ func (c *Config) check() error {
 	return nil
 }
 
+// DefaultThreads is serve's libtorch thread count when --threads is 0: half the CPUs (at least
+// one), the other half decoding. libtorch's OpenMP threads spin while they wait, and with as
+// many of them as CPUs beside busy decoders they starve each other: on 2 cores under load,
+// shufflenet_small at 8 clients served 3.1 images/s with 2 threads and 55.4 with 1
+// (bench/serveload; 49.1 with 2 threads and OMP_WAIT_POLICY=PASSIVE).
+func DefaultThreads() int { return max(1, runtime.NumCPU()/2) }
+
 // Exposed reports whether addr listens beyond this machine: an empty host, 0.0.0.0, ::, or any
 // address that is not loopback.
 func Exposed(addr string) bool {

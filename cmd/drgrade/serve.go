@@ -25,7 +25,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fset.IntVar(&cfg.NumClasses, "num_classes", 5, "the number of classes")
 	fset.IntVar(&cfg.ImgSize, "img_size", 0, "crop size, as for drgrade predict")
 	fset.StringVar(&cfg.Transforms, "transforms", trainer.TransformsScript, transformsHelp)
-	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: libtorch's default)")
+	fset.IntVar(&cfg.Threads, "threads", 0, "libtorch threads (0: half the CPUs, the other half decoding; predict's numbers bit for bit need predict's --threads)")
 	fset.StringVar(&cfg.TTA, "tta", "", "test-time augmentation: hflip, as for drgrade predict")
 	fset.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
 	fset.IntVar(&cfg.ReferableGrade, "referable_grade", 2, "P(referable) = P(grade ≥ this)")
@@ -57,6 +57,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if sc.Token == "" {
 		sc.Token = os.Getenv("DRGRADE_TOKEN")
+	}
+	if cfg.Threads == 0 {
+		cfg.Threads = serve.DefaultThreads()
 	}
 	var err error
 	if cfg.Temperature, err = resolveTemperature(stderr, *temperature, cfg.Weights, cfg.NumClasses); err != nil {
