@@ -20,7 +20,7 @@ endif
 
 .PHONY: all setup build test demo pyenv parity goldens bench fmt vet clean
 .PHONY: bench-data
-.PHONY: bench-forward bench-go
+.PHONY: bench-forward bench-go bench-serve
 .PHONY: cuda-variants mutants browser retina
 
 # Headless Chromium for the browser tests (trainer/report), installed when missing.
@@ -101,6 +101,11 @@ bench-data: setup pyenv
 # (bench/README.md); QUICK by default, FULL=1 for more pairs, BENCH_MODELS=a,b for a subset.
 bench-forward: setup pyenv
 	FULL=$(FULL) ./bench/run_forward.sh
+
+# drgrade serve against a plain PyTorch HTTP handler with the same batching rule, on loopback
+# (docs/serving.md): images/s, latency, RSS at 1, 8, 32 clients; FULL=1 for 10,000 requests.
+bench-serve: build pyenv
+	FULL=$(FULL) ./bench/run_serve.sh
 
 # The two CUDA variants (torch 2.1.0 cu121, torch 2.11.0 cu13), each built in its own copy of
 # this checkout under ~/.cache/drgrade/variants, checked with `drgrade version` and a short CPU

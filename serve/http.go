@@ -125,7 +125,11 @@ func (s *Server) logged(h http.Handler) http.Handler {
 		s.m.requests.WithLabelValues(label, strconv.Itoa(rec.status)).Inc()
 		s.m.latency.WithLabelValues(label).Observe(d.Seconds())
 		if log != nil {
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
+			path := r.URL.Path
+			if len(path) > 200 { // the client's; bounded so a line stays a line's size
+				path = path[:200] + "…"
+			}
+			attrs := []any{"method", r.Method, "path", path, "status", rec.status, "bytes", rec.bytes,
 				"duration_ms", ms(d), "remote", r.RemoteAddr}
 			if rec.images > 0 {
 				attrs = append(attrs, "images", rec.images)
