@@ -424,3 +424,41 @@ func TestSafeName(t *testing.T) {
 		}
 	}
 }
+
+// TestCalibratedReferral: with a temperature and a --thresholds operating point, the server's
+// probabilities, refer decisions and the referral it reports are predict's.
+func TestCalibratedReferral(t *testing.T) {
+	thr := filepath.Join(t.TempDir(), "thresholds.json")
+	if err := os.WriteFile(thr, []byte(`{"split": "val", "num_classes": 5, "referable_grade": 2,
+ "views": {"referable": [{"name": "youden", "threshold": 0.3}, {"name": "sens_0.90", "target_sensitivity": 0.9, "threshold": 0.95}],
+           "any_dr": [{"name": "youden", "threshold": 0.5}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range []string{"youden", "sens_0.90"} {
+		pcfg := predictConfig(t)
+		pcfg.Temperature, pcfg.Thresholds, pcfg.OperatingPoint = 0.37, thr, point
+		var paths []string
+		var data [][]byte
+		for _, n := range testImages[:3] {
+			paths, data = append(paths, imagePath(n)), append(data, readImage(t, n))
+		}
+		want, _, err := trainer.PredictFiles(pcfg, paths, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := startServer(t, pcfg, nil)
+		a := ts.post(t, "", testImages[:3], data)
+		if a.status != 200 {
+			t.Fatalf("%s: status %d: %s", point, a.status, a.body)
+		}
+		samePredictions(t, point, a.grade.Results, want)
+		for i, g := range a.grade.Results {
+			if g.Refer == nil || want[i].Refer == nil || *g.Refer != *want[i].Refer {
+				t.Errorf("%s: %s: refer %v, predict %v", point, g.Path, g.Refer, want[i].Refer)
+			}
+		}
+		if a.grade.Temperature != 0.37 || a.grade.Referral == nil || a.grade.Referral.Point.Name != point {
+			t.Errorf("%s: temperature %v, referral %+v", point, a.grade.Temperature, a.grade.Referral)
+		}
+	}
+}
