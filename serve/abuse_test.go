@@ -212,15 +212,15 @@ func TestSlowloris(t *testing.T) {
 	ts.goodRequest(t)
 }
 
-// TestOverload: 200 clients at once against --max_concurrent 8: those over the limit get 503
+// TestOverload: 1,000 clients at once against --max_concurrent 8: those over the limit get 503
 // with Retry-After and a JSON error, the others are graded, and the server grades afterwards.
-// (The flag's default is 64 grade requests; 1,000 idle connections cost only goroutines.)
+// (The flag's default is 64 grade requests.)
 func TestOverload(t *testing.T) {
 	ts := startServer(t, predictConfig(t), func(c *Config) {
 		c.MaxConcurrent, c.MaxBatch, c.MaxWait = 8, 64, 300*time.Millisecond
 	})
 	small := readImage(t, testImages[2])
-	const clients = 200
+	const clients = 1000
 	statuses := make([]int, clients)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
