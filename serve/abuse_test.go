@@ -265,15 +265,17 @@ func TestOverload(t *testing.T) {
 // TestQueueFull: images beyond --queue get 503 with Retry-After while a batch is gathering.
 func TestQueueFull(t *testing.T) {
 	ts := startServer(t, predictConfig(t), func(c *Config) {
-		c.MaxImages, c.QueueLen, c.MaxBatch, c.MaxWait = 4, 4, 64, time.Second
+		c.MaxImages, c.QueueLen, c.MaxBatch, c.MaxWait = 4, 4, 64, 2*time.Second
 	})
 	img := readImage(t, testImages[2])
 	four := [][]byte{img, img, img, img}
 	names := []string{"a.png", "b.png", "c.png", "d.png"}
 	first := make(chan answer, 1)
 	go func() { first <- ts.post(t, "", names, four) }()
-	for ts.queued.Load() < 4 { // the first request's images are waiting for the batch
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); ts.queued.Load() < 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) { // the first request's images never reached the queue
+			t.Fatal("the first request was not queued within a minute")
+		}
 	}
 	a := ts.post(t, "", names[:1], four[:1])
 	if a.status != 503 || a.err.Kind != "queue_full" || a.header.Get("Retry-After") == "" {
