@@ -161,8 +161,8 @@ type refKeys struct{ ddr, last []string }
 // writes (pth.Save, the trainer's and the plot package's writeAtomic).
 var (
 	outputFiles = map[string]bool{"DDR.pth": true, "last.pth": true, "DDR.txt": true, "metrics.json": true,
-		"metrics.csv": true, "curves.png": true, "confusion_matrix.png": true}
-	tempFile = regexp.MustCompile(`^\.(DDR\.pth|last\.pth|metrics\.json|metrics\.csv)\.tmp\d+$|^\.(curves|confusion_matrix)\.png\.tmp-\d+$`)
+		"metrics.csv": true, "curves.png": true, "confusion_matrix.png": true, "args.yaml": true}
+	tempFile = regexp.MustCompile(`^\.(DDR\.pth|last\.pth|metrics\.json|metrics\.csv|args\.yaml)\.tmp\d+$|^\.(curves|confusion_matrix)\.png\.tmp-\d+$`)
 )
 
 // checkWeightsDir checks a weights folder after a crash: DDR.pth and last.pth, where present,
