@@ -23,8 +23,8 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (name, what the break does, file, exact old text (must occur once), new text, packages)
 MUTANTS = [
     ("bias", "MobileNetV3's squeeze-excitation fc2 drops its bias",
-     "vision/models/mobilenetv3.go", "scale, err := s.fc2.ForwardT(h, train)",
-     "fc2 := *s.fc2\n\tfc2.Bias = nil\n\tscale, err := fc2.ForwardT(h, train)", ["-run", "TestParityForwardGolden", "./vision/models/"]),
+     "vision/models/mobilenetv3.go", "if scale, err = s.Track(se.fc2.ForwardT(scale, train)); err != nil {",
+     "fc2 := *se.fc2\n\tfc2.Bias = nil\n\tif scale, err = s.Track(fc2.ForwardT(scale, train)); err != nil {", ["-run", "TestParityForwardGolden", "./vision/models/"]),
     ("weight_decay", "Adam's L2 weight decay set to 0",
      "trainer/optim.go", "WeightDecay: weightDecay", "WeightDecay: 0", ["./trainer/"]),
     ("warmup", "the epoch-0 warmup off (factor 1 throughout)",
@@ -59,6 +59,16 @@ MUTANTS = [
     ("clip_unscale", "--clip_grad clips the still-scaled AMP gradients",
      "trainer/epoch.go", "\t\tif err := scaler.Unscale(optimizer); err != nil {\n\t\t\treturn false, err\n\t\t}\n\t\tif err := clipGrads",
      "\t\tif err := clipGrads", ["./trainer/"]),
+    ("sharpness", "TrivialAugment/RandAugment's Sharpness: the SMOOTH kernel's centre 5 → 5.01",
+     "vision/transforms/autoaugment.go", "float32(5)/float32(13)", "float32(5.01)/float32(13)", ["./vision/transforms/"]),
+    ("equalize", "Equalize's lookup table starts one count late (n = step/2 + 1)",
+     "vision/transforms/autoaugment.go", "n := step / 2", "n := step/2 + 1", ["./vision/transforms/"]),
+    ("mixup_lambda", "--mixup weighs an image by 1−λ and its partner by λ",
+     "vision/mixup/mixup.go", "a[i] = float32(va*lam) + float32(vb*rest)", "a[i] = float32(va*rest) + float32(vb*lam)", ["./vision/mixup/"]),
+    ("mix_draw", "the training loop never draws a mix (λ = 1 on every batch)",
+     "trainer/epoch.go", "p = a.Mixup.Draw(rng, b.H, b.W)", "p = mixup.Params{Lam: 1}; _ = rng", ["./trainer/"]),
+    ("config_precedence", "--config's file overrides the command line",
+     "cmd/drgrade/config.go", "if onCommandLine[name] {", "if false {", ["./cmd/drgrade/"]),
 ]
 
 
