@@ -11,6 +11,8 @@
 #   epoch  3. one whole epoch end to end (train + evaluation + metrics + checkpoint), resnet_small,
 #             batch 32, wall time from exec to exit; 5. peak RSS/PSS of the process tree during it;
 #             7. time from exec to the first finished train step
+#   epochp 3. the same epoch on a prepared set: 2048×1536 JPEGs after `drgrade prepare --size 512`
+#             (issue 20: the DR community's resize-once workflow), both sides reading the copy
 #   start  7. again with a short step: mobilenet_v3 (small), batch 8, on a 64+64-image set, so
 #             that start-up, not one long ResNet step, dominates the time to the first step
 #   eval   4. evaluation throughput (val transforms from JPEG + eval forward, no grad), resnet_small
@@ -21,7 +23,7 @@
 #   FULL=1          the long run (more pairs, steps and images)
 #   BENCH_PAIRS     interleaved drgrade/PyTorch pairs per measurement (QUICK 2, FULL 5)
 #   BENCH_THREADS   libtorch threads for both sides (default 2: torch's default on 2 cores)
-#   BENCH_ITEMS     which items, e.g. "step epoch" (default "step data epoch start eval drift")
+#   BENCH_ITEMS     which items, e.g. "step epoch" (default "step data epoch epochp start eval drift")
 #   BENCH_N         images per data set for the data pipeline and eval (default 128)
 #   BENCH_EPOCH_N   images in the end-to-end epoch's set (QUICK 64, FULL 256), train = val
 #   BENCH_STEPS     timed train steps per run after one warm-up step (QUICK 1, FULL 3)
@@ -44,7 +46,7 @@ else
 fi
 step_warmup=1
 threads=${BENCH_THREADS:-2}
-items=${BENCH_ITEMS:-"step data epoch start eval drift"}
+items=${BENCH_ITEMS:-"step data epoch epochp start eval drift"}
 out_file=${BENCH_OUT:-$cache/bench/last.jsonl}
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -56,6 +58,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log "building bench/{trainstep,epoch,evalrate,datapipe,procmon}"
 (cd "$here" && go build -o "$work/" ./bench/trainstep ./bench/epoch ./bench/evalrate ./bench/datapipe ./bench/procmon)
+if has epochp; then
+  log "building drgrade (for drgrade prepare)"
+  (cd "$here" && go build -o "$work/drgrade" ./cmd/drgrade)
+fi
 procmon="$work/procmon"
 
 # Data sets (made once, reused): synthetic fundus JPEGs from bench/datapipe --make, labels
@@ -118,6 +124,21 @@ if has epoch; then
   dir=$(ensure_set 512x512 "$epoch_n")
   # Each run writes its checkpoint, DDR.txt and TensorBoard files to a fresh folder.
   pairs_of epoch "resnet_small b32, $epoch_n+$epoch_n images" "$pairs" \
+    sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" --data_path "$3" --model resnet_small --batch_size 32 --threads "$4" --output "$d"' \
+    "$work" "$procmon" "$work/epoch" "$dir" "$threads" -- \
+    sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" "$3" --data_path "$4" --model resnet_small --arch resnet34 --batch_size 32 --threads "$5" --output "$d"' \
+    "$work" "$procmon" "$py" "$here/bench/train_ref.py" "$dir" "$threads"
+fi
+
+if has epochp; then
+  orig=$(ensure_set 2048x1536 "$epoch_n")
+  dir="$data_root/2048x1536-n${epoch_n}p512"
+  if [ ! -f "$dir/prepare.json" ]; then
+    log "drgrade prepare --size 512 of $orig (once)"
+    rm -rf "$dir"
+    "$work/drgrade" prepare --data_path "$orig" --out "$dir" --size 512 --quiet >&2
+  fi
+  pairs_of epoch "resnet_small b32, $epoch_n+$epoch_n images, prepared (2048×1536 → drgrade prepare --size 512)" "$pairs" \
     sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" --data_path "$3" --model resnet_small --batch_size 32 --threads "$4" --output "$d"' \
     "$work" "$procmon" "$work/epoch" "$dir" "$threads" -- \
     sh -c 'd=$(mktemp -d "$0/e2e.XXXX") && exec "$1" -- "$2" "$3" --data_path "$4" --model resnet_small --arch resnet34 --batch_size 32 --threads "$5" --output "$d"' \
