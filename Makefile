@@ -77,9 +77,11 @@ demo: build
 		--report $(DEMO_OUT)/eval/report.html
 
 # drgrade vs the researcher's PyTorch script, every item of the benchmark issue in one
-# interleaved run, one table (bench/README.md); QUICK by default, FULL=1 for the long one.
-bench: setup pyenv
+# interleaved run, one table (bench/README.md); then the serving load table (bench-serve).
+# QUICK by default, FULL=1 for the long ones.
+bench: build pyenv
 	FULL=$(FULL) ./bench/run.sh
+	FULL=$(FULL) ./bench/run_serve.sh
 
 # The Go micro-benchmarks (Benchmark* functions), 3 iterations each.
 bench-go: setup
