@@ -19,7 +19,7 @@
 #      within its last digit and every probability within $PTOL_211 (absolute, default 1e-5;
 #      measured 1.2e-6). The referable AUC is a rank statistic: after one epoch from scratch the
 #      val images' P(referable) all lie within 1.2e-6 and several tie, while the two builds move
-#      each by up to 4e-7, so pairs swap (measured 0.602 vs 0.653). For 2.11.0 it is compared
+#      each by up to 4.4e-7, so pairs swap (measured 0.602 vs 0.653). For 2.11.0 it is compared
 #      only when every positive/negative pair of scores is over 10x the largest probability
 #      difference apart; otherwise the script says so and relies on the probabilities.
 # Nothing here runs on a GPU. Everything is downloaded from PyPI by setup-libtorch.sh and cached
