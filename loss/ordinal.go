@@ -25,9 +25,13 @@ func Coral(logits, targets *ts.Tensor) (*ts.Tensor, error) {
 	if len(size) != 2 || size[1] < 1 {
 		return nil, fmt.Errorf("coral loss: logits %v, want [N, K-1]", size)
 	}
+	dev, err := logits.Device()
+	if err != nil {
+		return nil, err
+	}
 	var s own.Scope
 	defer s.Free()
-	levels, err := s.Track(coralLevels(targets, size[1], logits.MustDevice()))
+	levels, err := s.Track(coralLevels(targets, size[1], dev))
 	if err != nil {
 		return nil, err
 	}

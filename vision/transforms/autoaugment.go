@@ -300,13 +300,6 @@ func Equalize(img *imageio.RGB) (*imageio.RGB, error) {
 	return applyLUT3(img, &lut), nil
 }
 
-// augSpace is one policy's augmentation space: each op's magnitudes (nil: none, magnitude 0)
-// and whether its sign is drawn.
-type augSpace struct {
-	magnitudes map[AugOp][]float64
-	signed     map[AugOp]bool
-}
-
 // linspace32 mirrors torch.linspace(start, end, steps) in float32 as torch 2.1's CPU kernel
 // computes it on an AVX-512 (and AVX2) build, where the compiler contracts the kernel's
 // start + step·i (first half) and end − step·(steps−1−i) (second half) into fused multiply-adds:
@@ -347,35 +340,56 @@ func posterizeBits(n int, div float64) []float64 {
 	return out
 }
 
-// trivialAugmentSpace is TrivialAugmentWide._augmentation_space(num_bins).
-func trivialAugmentSpace(bins int) augSpace {
+// trivialMagnitudes is op's entry of TrivialAugmentWide._augmentation_space(num_bins): its
+// magnitudes (nil for ops without one, whose magnitude is 0). Only the drawn op's table is
+// computed, per image.
+func trivialMagnitudes(op AugOp, bins int) []float64 {
 	l := func(hi float32) []float64 { return linspace32(0, hi, bins) }
-	return augSpace{
-		magnitudes: map[AugOp][]float64{
-			OpShearX: l(0.99), OpShearY: l(0.99), OpTranslateX: l(32), OpTranslateY: l(32),
-			OpRotate: l(135), OpBrightness: l(0.99), OpColor: l(0.99), OpContrast: l(0.99),
-			OpSharpness: l(0.99), OpPosterize: posterizeBits(bins, 6), OpSolarize: linspace32(255, 0, bins),
-		},
-		signed: signedOps,
+	switch op {
+	case OpShearX, OpShearY, OpBrightness, OpColor, OpContrast, OpSharpness:
+		return l(0.99)
+	case OpTranslateX, OpTranslateY:
+		return l(32)
+	case OpRotate:
+		return l(135)
+	case OpPosterize:
+		return posterizeBits(bins, 6)
+	case OpSolarize:
+		return linspace32(255, 0, bins)
 	}
+	return nil
 }
 
-// randAugmentSpace is RandAugment._augmentation_space(num_bins, (height, width)).
-func randAugmentSpace(bins, h, w int) augSpace {
+// randMagnitudes is op's entry of RandAugment._augmentation_space(num_bins, (height, width)).
+func randMagnitudes(op AugOp, bins, h, w int) []float64 {
 	l := func(hi float32) []float64 { return linspace32(0, hi, bins) }
-	return augSpace{
-		magnitudes: map[AugOp][]float64{
-			OpShearX: l(0.3), OpShearY: l(0.3),
-			OpTranslateX: l(float32(150.0 / 331.0 * float64(w))), OpTranslateY: l(float32(150.0 / 331.0 * float64(h))),
-			OpRotate: l(30), OpBrightness: l(0.9), OpColor: l(0.9), OpContrast: l(0.9),
-			OpSharpness: l(0.9), OpPosterize: posterizeBits(bins, 4), OpSolarize: linspace32(255, 0, bins),
-		},
-		signed: signedOps,
+	switch op {
+	case OpShearX, OpShearY:
+		return l(0.3)
+	case OpTranslateX:
+		return l(float32(150.0 / 331.0 * float64(w)))
+	case OpTranslateY:
+		return l(float32(150.0 / 331.0 * float64(h)))
+	case OpRotate:
+		return l(30)
+	case OpBrightness, OpColor, OpContrast, OpSharpness:
+		return l(0.9)
+	case OpPosterize:
+		return posterizeBits(bins, 4)
+	case OpSolarize:
+		return linspace32(255, 0, bins)
 	}
+	return nil
 }
 
-var signedOps = map[AugOp]bool{OpShearX: true, OpShearY: true, OpTranslateX: true, OpTranslateY: true,
-	OpRotate: true, OpBrightness: true, OpColor: true, OpContrast: true, OpSharpness: true}
+// signedOp reports whether both policies draw op's sign (the geometric and enhance ops).
+func signedOp(op AugOp) bool {
+	switch op {
+	case OpShearX, OpShearY, OpTranslateX, OpTranslateY, OpRotate, OpBrightness, OpColor, OpContrast, OpSharpness:
+		return true
+	}
+	return false
+}
 
 // TrivialAugmentWide mirrors torchvision.transforms.TrivialAugmentWide (NEAREST, fill 0) on a
 // PIL image: one op drawn uniformly, a magnitude bin drawn uniformly, and a random sign.
@@ -395,13 +409,12 @@ func (t TrivialAugmentWide) Apply(img *imageio.RGB, rng Rand) (*imageio.RGB, err
 	if bins < 2 {
 		return nil, fmt.Errorf("transforms: TrivialAugmentWide num_magnitude_bins %d must be at least 2", bins)
 	}
-	space := trivialAugmentSpace(bins)
 	op := augOps[rng.IntN(len(augOps))]
 	mag := 0.0
-	if ms := space.magnitudes[op]; ms != nil {
+	if ms := trivialMagnitudes(op, bins); ms != nil {
 		mag = ms[rng.IntN(len(ms))]
 	}
-	if space.signed[op] && rng.IntN(2) == 1 {
+	if signedOp(op) && rng.IntN(2) == 1 {
 		mag = -mag
 	}
 	return ApplyAugOp(img, op, mag)
@@ -428,15 +441,14 @@ func (t RandAugment) Apply(img *imageio.RGB, rng Rand) (*imageio.RGB, error) {
 	if t.NumOps < 0 || t.Magnitude < 0 || t.Magnitude >= bins {
 		return nil, fmt.Errorf("transforms: RandAugment num_ops %d must be ≥ 0 and magnitude %d in [0, %d)", t.NumOps, t.Magnitude, bins)
 	}
-	space := randAugmentSpace(bins, img.H, img.W)
 	var err error
 	for range t.NumOps {
 		op := augOps[rng.IntN(len(augOps))]
 		mag := 0.0
-		if ms := space.magnitudes[op]; ms != nil {
+		if ms := randMagnitudes(op, bins, img.H, img.W); ms != nil {
 			mag = ms[t.Magnitude]
 		}
-		if space.signed[op] && rng.IntN(2) == 1 {
+		if signedOp(op) && rng.IntN(2) == 1 {
 			mag = -mag
 		}
 		if img, err = ApplyAugOp(img, op, mag); err != nil {

@@ -127,17 +127,17 @@ func TestParityAugmentSpaces(t *testing.T) {
 	}
 	for _, sp := range []struct {
 		name string
-		got  augSpace
+		got  func(AugOp) []float64
 		want map[string]entry
 	}{
-		{"TrivialAugmentWide", trivialAugmentSpace(31), want.Trivial},
-		{"RandAugment", randAugmentSpace(31, in.H, in.W), want.Rand},
+		{"TrivialAugmentWide", func(op AugOp) []float64 { return trivialMagnitudes(op, 31) }, want.Trivial},
+		{"RandAugment", func(op AugOp) []float64 { return randMagnitudes(op, 31, in.H, in.W) }, want.Rand},
 	} {
 		for _, op := range augOps {
 			w := sp.want[string(op)]
-			g := sp.got.magnitudes[op]
-			if sp.got.signed[op] != w.Signed {
-				t.Errorf("%s %s: signed %v, torchvision %v", sp.name, op, sp.got.signed[op], w.Signed)
+			g := sp.got(op)
+			if signedOp(op) != w.Signed {
+				t.Errorf("%s %s: signed %v, torchvision %v", sp.name, op, signedOp(op), w.Signed)
 			}
 			if len(g) != len(w.Magnitudes) {
 				t.Errorf("%s %s: %d magnitudes, torchvision %d", sp.name, op, len(g), len(w.Magnitudes))
@@ -214,8 +214,6 @@ func TestAutoAugmentPolicies(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7 % 251)
 	}
-	ta := trivialAugmentSpace(31)
-	ra := randAugmentSpace(31, img.H, img.W)
 	cases := []struct {
 		name   string
 		tr     Transform
@@ -226,13 +224,13 @@ func TestAutoAugmentPolicies(t *testing.T) {
 		unused bool
 	}{
 		{"trivial rotate bin 7 negative", TrivialAugmentWide{}, []int{5, 7, 1}, []int{14, 31, 2},
-			[]AugOp{OpRotate}, []float64{-ta.magnitudes[OpRotate][7]}, false},
+			[]AugOp{OpRotate}, []float64{-trivialMagnitudes(OpRotate, 31)[7]}, false},
 		{"trivial posterize bin 30 (no sign)", TrivialAugmentWide{}, []int{10, 30}, []int{14, 31},
 			[]AugOp{OpPosterize}, []float64{2}, false},
 		{"trivial equalize (no bin, no sign)", TrivialAugmentWide{}, []int{13}, []int{14},
 			[]AugOp{OpEqualize}, []float64{0}, false},
 		{"randaugment 2 ops at bin 9", RandAugment{NumOps: 2, Magnitude: 9}, []int{3, 0, 11}, []int{14, 2, 14},
-			[]AugOp{OpTranslateX, OpSolarize}, []float64{ra.magnitudes[OpTranslateX][9], ra.magnitudes[OpSolarize][9]}, false},
+			[]AugOp{OpTranslateX, OpSolarize}, []float64{randMagnitudes(OpTranslateX, 31, img.H, img.W)[9], randMagnitudes(OpSolarize, 31, img.H, img.W)[9]}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
