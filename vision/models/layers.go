@@ -141,10 +141,12 @@ type Linear struct {
 
 // NewLinear registers a Linear layer under p.
 func NewLinear(p Path, in, out int64) *Linear {
-	return &Linear{
+	l := &Linear{
 		Weight: p.Param("weight", []int64{out, in}, LinearDefault),
 		Bias:   p.Param("bias", []int64{out}, BiasDefault(in)),
 	}
+	p.sd.linears[p.prefix] = l
+	return l
 }
 
 // ForwardT is F.linear.

@@ -139,6 +139,7 @@ func newLinearInit(p Path, in, out int64, bias bool, winit, binit Init) *Linear 
 	} else {
 		l.Bias = undefinedTensor()
 	}
+	p.sd.linears[p.prefix] = l
 	return l
 }
 

@@ -31,6 +31,7 @@ type Config struct {
 	Mean, Std  [3]float64 // Normalize statistics
 	Classifier string     // prefix of the head's parameters, e.g. "fc" or "classifier.6"
 	FixedInput bool       // the architecture only accepts InputSize×InputSize (ViT)
+	Head       string     // the output head: "" (class logits), HeadRegression or HeadOrdinal (NewHead)
 }
 
 // Constructor builds a model with numClasses outputs and freshly initialised weights.

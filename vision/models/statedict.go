@@ -26,10 +26,13 @@ type StateDict struct {
 	err     error // first error met while registering (see Path)
 
 	batchNorms []*BatchNorm2d // every BatchNorm2d built on this state dict (ConvertSyncBatchNorm)
+	linears    map[string]*Linear // every Linear by its path, e.g. "fc" (NewHead's CORAL layer)
 }
 
 // NewStateDict returns an empty state dict.
-func NewStateDict() *StateDict { return &StateDict{index: map[string]int{}} }
+func NewStateDict() *StateDict {
+	return &StateDict{index: map[string]int{}, linears: map[string]*Linear{}}
+}
 
 // Entries returns the entries in order. The slice is shared; do not modify it.
 func (sd *StateDict) Entries() []*Entry { return sd.entries }
@@ -84,6 +87,45 @@ func (sd *StateDict) Close() {
 			e.Tensor = nil
 		}
 	}
+}
+
+// splice replaces the entries named in drop by add, placed where the first dropped entry was,
+// and frees the dropped tensors (NewHead swapping a classifier for another layer).
+func (sd *StateDict) splice(drop []string, add []*Entry) error {
+	at := -1
+	gone := map[string]bool{}
+	for _, name := range drop {
+		i, ok := sd.index[name]
+		if !ok {
+			return fmt.Errorf("models: no tensor %q to replace", name)
+		}
+		if at < 0 || i < at {
+			at = i
+		}
+		gone[name] = true
+	}
+	for _, e := range add {
+		if _, dup := sd.index[e.Name]; dup && !gone[e.Name] {
+			return fmt.Errorf("models: %q registered twice", e.Name)
+		}
+	}
+	var out []*Entry
+	for i, e := range sd.entries {
+		if i == at {
+			out = append(out, add...)
+		}
+		if gone[e.Name] {
+			e.Tensor.MustDrop()
+			continue
+		}
+		out = append(out, e)
+	}
+	sd.entries = out
+	sd.index = make(map[string]int, len(out))
+	for i, e := range out {
+		sd.index[e.Name] = i
+	}
+	return nil
 }
 
 func (sd *StateDict) add(name string, t *ts.Tensor, buffer bool) {
