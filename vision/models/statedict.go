@@ -25,7 +25,7 @@ type StateDict struct {
 	index   map[string]int
 	err     error // first error met while registering (see Path)
 
-	batchNorms []*BatchNorm2d // every BatchNorm2d built on this state dict (ConvertSyncBatchNorm)
+	batchNorms []*BatchNorm2d     // every BatchNorm2d built on this state dict (ConvertSyncBatchNorm)
 	linears    map[string]*Linear // every Linear by its path, e.g. "fc" (NewHead's CORAL layer)
 }
 
