@@ -72,11 +72,16 @@ func blendConstLUT(deg uint8, alpha float32) *[256]uint8 {
 
 func applyLUT(img *imageio.RGB, lut *[256]uint8) *imageio.RGB {
 	out := imageio.NewRGB(img.W, img.H)
-	dst := out.Pix
-	for i, v := range img.Pix {
+	lutInto(out.Pix, img.Pix, lut)
+	return out
+}
+
+// lutInto writes lut[src[i]] to dst[i]; dst may be src.
+func lutInto(dst, src []uint8, lut *[256]uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
 		dst[i] = lut[v]
 	}
-	return out
 }
 
 // checkFactor rejects factors PIL would also reject or that make no sense as enhancement.
@@ -90,96 +95,173 @@ func checkFactor(name string, f float64) error {
 // AdjustBrightness mirrors torchvision.transforms.functional.adjust_brightness on a PIL image:
 // ImageEnhance.Brightness, i.e. Image.blend(black, img, factor) with the factor as float32.
 func AdjustBrightness(img *imageio.RGB, factor float64) (*imageio.RGB, error) {
-	if err := check(img); err != nil {
-		return nil, err
-	}
-	if err := checkFactor("brightness", factor); err != nil {
-		return nil, err
-	}
-	return applyLUT(img, blendConstLUT(0, float32(factor))), nil
-}
-
-// meanLuma is ImageStat.Stat(img.convert("L")).mean[0] rounded as ImageEnhance.Contrast does:
-// int(mean + 0.5), the mean being the histogram sum over the pixel count.
-func meanLuma(img *imageio.RGB) uint8 {
-	if img.W == 0 || img.H == 0 {
-		return 0 // ImageStat gives mean 0 for an empty image
-	}
-	var sum uint64
-	p := img.Pix
-	for i := 0; i+2 < len(p); i += 3 {
-		sum += uint64(luma(p[i], p[i+1], p[i+2]))
-	}
-	mean := float64(sum) / float64(img.W*img.H)
-	return uint8(int(mean + 0.5))
+	return adjustCopy(img, factor, brightnessOp)
 }
 
 // AdjustContrast mirrors torchvision.transforms.functional.adjust_contrast on a PIL image:
 // ImageEnhance.Contrast, a blend with the uniform grey of the rounded mean luma.
 func AdjustContrast(img *imageio.RGB, factor float64) (*imageio.RGB, error) {
-	if err := check(img); err != nil {
-		return nil, err
-	}
-	if err := checkFactor("contrast", factor); err != nil {
-		return nil, err
-	}
-	return applyLUT(img, blendConstLUT(meanLuma(img), float32(factor))), nil
+	return adjustCopy(img, factor, contrastOp)
 }
 
 // AdjustSaturation mirrors torchvision.transforms.functional.adjust_saturation on a PIL image:
 // ImageEnhance.Color, a blend with img.convert("L").convert("RGB").
 func AdjustSaturation(img *imageio.RGB, factor float64) (*imageio.RGB, error) {
+	return adjustCopy(img, factor, saturationOp)
+}
+
+// colorOp is one ColorJitter adjustment as a check of its factor and a per-pixel kernel that
+// writes the adjusted src into dst, which may be src (ApplyJitter adjusts its copy in place).
+type colorOp struct {
+	check  func(factor float64) error
+	kernel func(dst, src []uint8, factor float64)
+}
+
+var (
+	brightnessOp = colorOp{
+		check: func(f float64) error { return checkFactor("brightness", f) },
+		kernel: func(dst, src []uint8, f float64) {
+			lutInto(dst, src, blendConstLUT(0, float32(f)))
+		},
+	}
+	contrastOp = colorOp{
+		check: func(f float64) error { return checkFactor("contrast", f) },
+		kernel: func(dst, src []uint8, f float64) {
+			lutInto(dst, src, blendConstLUT(meanLuma(src), float32(f)))
+		},
+	}
+	saturationOp = colorOp{
+		check:  func(f float64) error { return checkFactor("saturation", f) },
+		kernel: saturate,
+	}
+	hueOp = colorOp{
+		check: func(f float64) error { _, err := hueShift(f); return err },
+		kernel: func(dst, src []uint8, f float64) {
+			shift, _ := hueShift(f)
+			adjustHue(dst, src, shift)
+		},
+	}
+)
+
+// adjustCopy applies op to a copy of img.
+func adjustCopy(img *imageio.RGB, factor float64, op colorOp) (*imageio.RGB, error) {
 	if err := check(img); err != nil {
 		return nil, err
 	}
-	if err := checkFactor("saturation", factor); err != nil {
+	if err := op.check(factor); err != nil {
 		return nil, err
 	}
 	out := imageio.NewRGB(img.W, img.H)
+	op.kernel(out.Pix, img.Pix, factor)
+	return out, nil
+}
+
+// meanLuma is ImageStat.Stat(img.convert("L")).mean[0] rounded as ImageEnhance.Contrast does:
+// int(mean + 0.5), the mean being the histogram sum over the pixel count.
+func meanLuma(pix []uint8) uint8 {
+	n := len(pix) / 3
+	if n == 0 {
+		return 0 // ImageStat gives mean 0 for an empty image
+	}
+	var sum uint64
+	for i := 0; i+2 < len(pix); i += 3 {
+		p := (*[3]uint8)(pix[i:])
+		sum += uint64(luma(p[0], p[1], p[2]))
+	}
+	mean := float64(sum) / float64(n)
+	return uint8(int(mean + 0.5))
+}
+
+// saturate is ImageEnhance.Color's blend of src with its luma into dst (which may be src).
+func saturate(dst, src []uint8, factor float64) {
 	alpha := float32(factor)
-	src, dst := img.Pix, out.Pix
+	n := min(len(src), len(dst)) / 3 * 3
 	switch alpha {
 	case 0: // Blend's shortcut: a copy of the degenerate image
-		for i := 0; i+2 < len(src); i += 3 {
-			l := luma(src[i], src[i+1], src[i+2])
-			dst[i], dst[i+1], dst[i+2] = l, l, l
+		for i := 0; i < n; i += 3 {
+			p := (*[3]uint8)(src[i:])
+			l := luma(p[0], p[1], p[2])
+			d := (*[3]uint8)(dst[i:])
+			d[0], d[1], d[2] = l, l, l
 		}
 	case 1:
 		copy(dst, src)
 	default:
 		bt := newBlendTable(alpha)
-		for i := 0; i+2 < len(src); i += 3 {
+		for i := 0; i < n; i += 3 {
 			p := (*[3]uint8)(src[i:])
+			r, g, b := p[0], p[1], p[2]
+			l := luma(r, g, b)
 			d := (*[3]uint8)(dst[i:])
-			l := luma(p[0], p[1], p[2])
-			d[0], d[1], d[2] = bt.at(l, p[0]), bt.at(l, p[1]), bt.at(l, p[2])
+			d[0], d[1], d[2] = bt.at(l, r), bt.at(l, g), bt.at(l, b)
 		}
 	}
-	return out, nil
 }
 
 // AdjustHue mirrors torchvision's functional_pil.adjust_hue: convert to PIL HSV, add
 // np.uint8(hue_factor·255) to the 8-bit hue with wrap-around, convert back. hue_factor must be
 // in [-0.5, 0.5].
 func AdjustHue(img *imageio.RGB, hueFactor float64) (*imageio.RGB, error) {
-	if err := check(img); err != nil {
-		return nil, err
-	}
+	return adjustCopy(img, hueFactor, hueOp)
+}
+
+// hueShift is the 8-bit hue offset of a hue factor: np.uint8(hue_factor·255), which truncates
+// toward zero and wraps modulo 256.
+func hueShift(hueFactor float64) (uint8, error) {
 	if !(hueFactor >= -0.5 && hueFactor <= 0.5) {
-		return nil, fmt.Errorf("transforms: hue_factor (%v) is not in [-0.5, 0.5]", hueFactor)
+		return 0, fmt.Errorf("transforms: hue_factor (%v) is not in [-0.5, 0.5]", hueFactor)
 	}
-	// np.uint8(float) truncates toward zero and wraps modulo 256.
-	shift := uint8(int(hueFactor * 255))
-	out := imageio.NewRGB(img.W, img.H)
-	src, dst := img.Pix, out.Pix
+	return uint8(int(hueFactor * 255)), nil
+}
+
+// adjustHue writes the hue-shifted src into dst (which may be src): PIL's RGB → HSV → RGB
+// round trip (Convert.c's rgb2hsv_row and hsv2rgb) through tables that give the same bytes as
+// the per-pixel float arithmetic for every input (TestAdjustHueExhaustive checks all 2^24 colours).
+func adjustHue(dst, src []uint8, shift uint8) {
 	tb := hsvTables()
-	for i := 0; i+2 < len(src); i += 3 {
+	n := min(len(src), len(dst)) / 3 * 3
+	for i := 0; i < n; i += 3 {
 		p := (*[3]uint8)(src[i:])
+		h, s, v := tb.hsv(p[0], p[1], p[2])
 		d := (*[3]uint8)(dst[i:])
-		h, s, v := rgbToHSV(p[0], p[1], p[2])
-		d[0], d[1], d[2] = tb.toRGB(h+shift, s, v)
+		d[0], d[1], d[2] = tb.rgb(h+shift, s, v)
 	}
-	return out, nil
+}
+
+// hsv equals rgbToHSV(r, g, b) by table look-ups.
+func (tb *hsvTable) hsv(r, g, b uint8) (h, s, v uint8) {
+	v, mn := max(r, g, b), min(r, g, b)
+	cr := v - mn
+	// r+g+b−v−2·min is the middle channel less min (wrapping uint8 arithmetic).
+	return tb.hue[channelOrder(r, g, b)][cr][r+g+b-v-mn-mn], tb.sat[cr][v], v
+}
+
+// channelOrder packs the comparisons r ≥ g, r ≥ b, g ≥ b into bits 0, 1, 2: which channel is
+// max, mid and min, ties resolved by the comparisons as rgb2hsv_row's branches need.
+func channelOrder(r, g, b uint8) uint8 {
+	var k uint8
+	if r >= g {
+		k = 1
+	}
+	if r >= b {
+		k |= 2
+	}
+	if g >= b {
+		k += 4
+	}
+	return k
+}
+
+// rgb equals Convert.c's hsv2rgb(h, s, v). For s = 0 (grey) the tables give v, v, v.
+func (tb *hsvTable) rgb(h, s, v uint8) (uint8, uint8, uint8) {
+	// C round() of the non-negative product v·k. Adding one half and truncating gives the same
+	// integers here: no product lies within an ulp below a half (TestHSVTablesExhaustive tries
+	// all 2^24 (h, s, v)).
+	x := uint32(float64(float64(v)*tb.k[h][s]) + 0.5)
+	// v, q (or t) and p packed in bytes 0, 1, 2; the sector says which goes to r, g and b.
+	pk := uint32(v) | x<<8 | uint32(tb.p[s][v])<<16
+	sh := tb.shift[h]
+	return uint8(pk >> (sh[0] & 31)), uint8(pk >> (sh[1] & 31)), uint8(pk >> (sh[2] & 31))
 }
 
 func clipInt8(v int) uint8 {
@@ -193,7 +275,7 @@ func clipInt8(v int) uint8 {
 }
 
 // rgbToHSV mirrors Convert.c's rgb2hsv_row, reproducing its mix of float32 variables and
-// double-precision constants operation by operation.
+// double-precision constants operation by operation. It fills hsvTables.
 func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	maxc := max(r, g, b)
 	minc := min(r, g, b)
@@ -227,62 +309,63 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
 }
 
-// hsvTables hold the per-hue and per-saturation terms of Convert.c's hsv2rgb, which depend on
-// one 8-bit input only: i = floor(h·6/255) mod 6, f = h·6/255 − i (as float), fs = s/255 (as
-// float), and p = round(v·(1 − fs)), which depends on (s, v) only.
+// hsvTable tabulates PIL's HSV round trip by the few 8-bit quantities each part depends on.
+type hsvTable struct {
+	// hue[channelOrder][max−min][mid−min]: rgb2hsv_row's hue reads only channel differences,
+	// so the table holds it for every channel order and difference pair (orders 2 and 5
+	// cannot occur).
+	hue [8][256][256]uint8
+	// sat[max−min][max]: rgb2hsv_row's saturation, (max−min)/max.
+	sat [256][256]uint8
+	// shift[h]: hsv2rgb's sector of h, i = floor(h·6/255) mod 6, as the bit offsets in rgb's
+	// packed word of the values that go to r, g and b.
+	shift [256][3]uint8
+	// p[s][v] = round(v·(1 − fs)), fs = s/255 as float.
+	p [256][256]uint8
+	// k[h][s]: the double factor of v in hsv2rgb's q = round(v·(1 − fs·f)) (odd sectors) or
+	// t = round(v·(1 − fs·(1 − f))) (even sectors), f = h·6/255 − i as float.
+	k [256][256]float64
+}
+
 var hsvTables = sync.OnceValue(func() *hsvTable {
 	t := new(hsvTable)
+	for cr := 1; cr < 256; cr++ {
+		for e := 0; e <= cr; e++ {
+			// Each colour with min 0, max cr and mid e: a colour less its min keeps its hue
+			// and its channel order.
+			c, m := uint8(cr), uint8(e)
+			for _, x := range [6][3]uint8{{c, m, 0}, {c, 0, m}, {m, c, 0}, {0, c, m}, {m, 0, c}, {0, m, c}} {
+				t.hue[channelOrder(x[0], x[1], x[2])][cr][e], _, _ = rgbToHSV(x[0], x[1], x[2])
+			}
+		}
+		for v := cr; v < 256; v++ {
+			_, t.sat[cr][v], _ = rgbToHSV(uint8(v), uint8(v-cr), uint8(v-cr))
+		}
+	}
+	var sector [256]int
+	var f, fs [256]float32
 	for h := 0; h < 256; h++ {
 		hd := float64(h) * 6.0 / 255.0
 		i := int(math.Floor(hd))
-		t.sector[h] = uint8(i % 6)
-		t.f[h] = float32(hd - float64(float32(i)))
-		t.fs[h] = float32(float64(h) / 255.0)
+		sector[h] = i % 6
+		// hsv2rgb's sectors: (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q).
+		t.shift[h] = [6][3]uint8{{0, 8, 16}, {8, 0, 16}, {16, 0, 8}, {16, 8, 0}, {8, 16, 0}, {0, 16, 8}}[i%6]
+		f[h] = float32(hd - float64(float32(i)))
+		fs[h] = float32(float64(h) / 255.0)
 	}
 	for s := 0; s < 256; s++ {
 		for v := 0; v < 256; v++ {
-			t.p[s][v] = clipInt8(int(math.Round(float64(v) * (1.0 - float64(t.fs[s])))))
+			t.p[s][v] = clipInt8(int(math.Round(float64(v) * (1.0 - float64(fs[s])))))
+		}
+	}
+	for h := 0; h < 256; h++ {
+		for s := 0; s < 256; s++ {
+			if sector[h]%2 == 1 {
+				t.k[h][s] = 1.0 - float64(float32(fs[s]*f[h]))
+			} else {
+				t.k[h][s] = 1.0 - float64(float64(fs[s])*(1.0-float64(f[h])))
+			}
 		}
 	}
 	return t
 })
-
-type hsvTable struct {
-	sector [256]uint8
-	f, fs  [256]float32
-	p      [256][256]uint8
-}
-
-// toRGB mirrors Convert.c's hsv2rgb for one pixel (C round() is half away from zero).
-func (tb *hsvTable) toRGB(h, s, v uint8) (uint8, uint8, uint8) {
-	if s == 0 {
-		return v, v, v
-	}
-	f, fs := tb.f[h], tb.fs[s]
-	fv := float64(v)
-	p := tb.p[s][v]
-	switch tb.sector[h] {
-	case 0:
-		return v, hsvT(fv, fs, f), p
-	case 1:
-		return hsvQ(fv, fs, f), v, p
-	case 2:
-		return p, v, hsvT(fv, fs, f)
-	case 3:
-		return p, hsvQ(fv, fs, f), v
-	case 4:
-		return hsvT(fv, fs, f), p, v
-	default:
-		return v, p, hsvQ(fv, fs, f)
-	}
-}
-
-// hsvQ is round(v·(1 − fs·f)) with fs·f a float product, as in hsv2rgb.
-func hsvQ(fv float64, fs, f float32) uint8 {
-	return clipInt8(int(math.Round(fv * (1.0 - float64(float32(fs*f))))))
-}
-
-// hsvT is round(v·(1 − fs·(1 − f))) with the inner terms in double, as in hsv2rgb.
-func hsvT(fv float64, fs, f float32) uint8 {
-	return clipInt8(int(math.Round(fv * (1.0 - float64(float64(fs)*(1.0-float64(f)))))))
-}

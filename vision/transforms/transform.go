@@ -281,23 +281,36 @@ func (t ColorJitter) Params(rng Rand) (JitterParams, error) {
 	return p, nil
 }
 
-// ApplyJitter applies drawn ColorJitter parameters in their order (ColorJitter.forward).
+// ApplyJitter applies drawn ColorJitter parameters in their order (ColorJitter.forward). The
+// first adjustment writes a new image and the others adjust it in place.
 func ApplyJitter(img *imageio.RGB, p JitterParams) (*imageio.RGB, error) {
-	var err error
+	var out *imageio.RGB // the copy, once the first adjustment made it
 	for _, id := range p.Order {
+		var op colorOp
+		var f float64
 		switch {
 		case id == 0 && p.HasBrightness:
-			img, err = AdjustBrightness(img, p.Brightness)
+			op, f = brightnessOp, p.Brightness
 		case id == 1 && p.HasContrast:
-			img, err = AdjustContrast(img, p.Contrast)
+			op, f = contrastOp, p.Contrast
 		case id == 2 && p.HasSaturation:
-			img, err = AdjustSaturation(img, p.Saturation)
+			op, f = saturationOp, p.Saturation
 		case id == 3 && p.HasHue:
-			img, err = AdjustHue(img, p.Hue)
+			op, f = hueOp, p.Hue
+		default:
+			continue
 		}
-		if err != nil {
+		if err := check(img); err != nil {
 			return nil, err
 		}
+		if err := op.check(f); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = imageio.NewRGB(img.W, img.H)
+		}
+		op.kernel(out.Pix, img.Pix, f)
+		img = out
 	}
 	return img, nil
 }
