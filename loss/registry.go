@@ -38,11 +38,18 @@ const (
 	NameCrossEntropy = "cross_entropy"
 	// NameFocal is FocalLoss(alpha, gamma) (--use_focal_loss), alpha from Options.FocalAlpha.
 	NameFocal = "focal"
+	// NameMSE and NameSmoothL1 are the regression head's losses on the grade (Regression).
+	NameMSE      = "mse"
+	NameSmoothL1 = "smooth_l1"
+	// NameCoral is the ordinal head's CORAL loss (Coral).
+	NameCoral = "coral"
 )
 
 var registered = func() *registry.Registry[Constructor] {
 	r := registry.New[Constructor]("loss: Register", "constructor")
-	for name, c := range map[string]Constructor{NameCrossEntropy: newCrossEntropyFrom, NameFocal: newFocalFrom} {
+	for name, c := range map[string]Constructor{NameCrossEntropy: newCrossEntropyFrom, NameFocal: newFocalFrom,
+		NameMSE: regressionFrom(NameMSE), NameSmoothL1: regressionFrom(NameSmoothL1),
+		NameCoral: func(Options) (Criterion, error) { return Func(Coral), nil }} {
 		if err := r.Add(name, c); err != nil {
 			panic(err) // a bug of this package, seen by every test run
 		}
@@ -72,6 +79,26 @@ func New(name string, opts Options) (Criterion, error) {
 		return nil, fmt.Errorf("loss %s: the constructor returned no criterion", name)
 	}
 	return c, nil
+}
+
+// regressionFrom builds the regression head's criterion kind (mse or smooth_l1).
+func regressionFrom(kind string) Constructor {
+	return func(Options) (Criterion, error) {
+		return Func(func(out, y *ts.Tensor) (*ts.Tensor, error) { return Regression(kind, out, y) }), nil
+	}
+}
+
+// HeadLosses are the criteria an output head trains with (the first is its default):
+// cross_entropy or focal (or a registered loss) for class logits, mse or smooth_l1 for the
+// regression head, coral for the ordinal head.
+func HeadLosses(head string) []string {
+	switch head {
+	case "regression":
+		return []string{NameMSE, NameSmoothL1}
+	case "ordinal":
+		return []string{NameCoral}
+	}
+	return nil
 }
 
 // newCrossEntropyFrom is the script's torch.nn.CrossEntropyLoss(weight=class_weights).

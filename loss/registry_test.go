@@ -101,7 +101,7 @@ func TestRegisterToyLoss(t *testing.T) {
 			t.Errorf("Register(%q) accepted", bad.name)
 		}
 	}
-	if names := strings.Join(loss.Names(), ","); !strings.HasPrefix(names, "cross_entropy,focal,") || !strings.Contains(names, ",toy_label_smoothing") {
+	if names := strings.Join(loss.Names(), ","); !strings.HasPrefix(names, "coral,cross_entropy,focal,mse,smooth_l1,") || !strings.Contains(names, ",toy_label_smoothing") {
 		t.Errorf("Names() = %s, want the built-ins and the toy, sorted", names)
 	}
 	if _, err := loss.New("toy_typo", loss.Options{}); err == nil || !strings.Contains(err.Error(), "toy_label_smoothing") {

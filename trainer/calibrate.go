@@ -57,6 +57,9 @@ func CalibrateCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*Eval
 // right, or the model no better than uniform on it) is an InputError saying so.
 func FitCalibration(o *EvalOutput) (*calibrate.File, error) {
 	res := o.Result
+	if o.Load != nil && o.Load.OutputHead != "" {
+		return nil, inputErr(fmt.Errorf("calibration fits a temperature to class logits; %s holds an output head, %s", o.Config.Weights, o.Load.OutputHead))
+	}
 	if len(res.Logits) == 0 {
 		return nil, errors.New("calibration: the evaluation kept no logits (EvalConfig.Logits)")
 	}

@@ -43,7 +43,7 @@ type Config struct {
 	ReferableGrade int     // --referable_grade 2: referable_auc is the val AUC of P(grade ≥ it)
 	Loss           string  // --loss: a loss.Register name ("": cross_entropy, or focal with --use_focal_loss)
 	Resume         string  // --resume last.pth
-	Head           string  // --head slice | reset
+	Head           string  // --head slice | reset (a bigger classifier in --weights) | regression | ordinal (output heads, head.go)
 	AMPDType       string  // --amp_dtype bfloat16 | float16 ("": float16 on CUDA, bfloat16 on the CPU)
 	Threads        int     // --threads (0: libtorch's default)
 	ImgSize        int     // --img_size (0: 224, or the model's input size with --transforms model)
@@ -129,10 +129,11 @@ func (c *Config) Validate() error {
 			add("%v", err)
 		}
 	}
-	oneOf("head", c.Head, "slice", "reset")
+	oneOf("head", c.Head, "slice", "reset", "regression", "ordinal")
 	if c.Loss != "" {
 		oneOf("loss", c.Loss, loss.Names()...)
 	}
+	c.validateHead(add)
 	if c.AMPDType != "" {
 		oneOf("amp_dtype", c.AMPDType, "bfloat16", "float16")
 	}

@@ -371,9 +371,15 @@ func trainStepPlan(model models.Model, crit loss.Criterion, optimizer *Adam, sca
 			return res, err
 		}
 	}
-	if res.Preds, err = argmax1(pred); err != nil {
+	dec, err := newHeadDecoder(model, nil) // a regression head's running accuracy: rounded outputs
+	if err != nil {
 		return res, err
 	}
+	db, err := dec.decode(pred, false, false, 0)
+	if err != nil {
+		return res, err
+	}
+	res.Preds = db.grades
 	// Float64Value reads the scalar in place; gotch's Float64Values leaks a Double copy
 	// (its MustDrop is commented out), freed only by a finalizer.
 	if res.Loss, err = l.Float64Value([]int64{}); err != nil {
@@ -450,6 +456,7 @@ type EvalResult struct {
 	Labels  []int
 	Probs   [][]float32 // softmax per sample, when requested
 	Logits  [][]float32 // the model's raw logits per sample, when requested (EvalOptions.Logits)
+	Outputs []float64   // a regression head's output y per sample (the grades are its thresholds')
 	Index   []int       // data set index per sample
 	Skipped []loader.Skipped
 	Seconds float64
@@ -479,6 +486,8 @@ type EvalOptions struct {
 	Stop        func() bool // polled between batches; true ends with ErrInterrupted
 	// Device is where the model is and the batches go (the zero Device is the CPU).
 	Device gotch.Device
+	// Thresholds are a regression head's grade cut points (nil: rounding, 0.5, 1.5, …).
+	Thresholds []float64
 }
 
 // EvaluateWith is Evaluate with test-time augmentation and the options spelled out.
@@ -493,21 +502,30 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 	if o.Temperature < 0 || math.IsNaN(o.Temperature) || math.IsInf(o.Temperature, 0) {
 		return EvalResult{}, fmt.Errorf("temperature %v: want a positive number (or 0 for none)", o.Temperature)
 	}
+	dec, err := newHeadDecoder(model, o.Thresholds)
+	if err == nil {
+		err = dec.check(o.TTA, o.Temperature)
+	}
+	if err != nil {
+		return EvalResult{}, err
+	}
 	start := time.Now()
 	var res EvalResult
 	defer torchext.NoGrad()()
 	correct := 0
-	err := forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, nil, func(b deviceBatch) error {
+	err = forEachBatch(dl, 0, torchext.OrCPU(o.Device), stop, &res.Skipped, nil, nil, func(b deviceBatch) error {
 		res.Index = append(res.Index, b.Index...)
 		pred, err := evalForward(model, b.images, o.TTA, o.Temperature)
 		if err != nil {
 			return err
 		}
 		defer pred.MustDrop()
-		predClass, err := argmax1(pred)
+		db, err := dec.decode(pred, withProbs, o.TTA != "", o.Temperature)
 		if err != nil {
 			return err
 		}
+		predClass := db.grades
+		res.Outputs = append(res.Outputs, db.outputs...)
 		if o.Logits {
 			logits, err := tensorRows(pred)
 			if err != nil {
@@ -515,13 +533,7 @@ func EvaluateWith(model models.Model, dl *loader.Loader, o EvalOptions) (EvalRes
 			}
 			res.Logits = append(res.Logits, logits...)
 		}
-		if withProbs {
-			probs, err := softmaxRows(pred, o.TTA != "", o.Temperature)
-			if err != nil {
-				return err
-			}
-			res.Probs = append(res.Probs, probs...)
-		}
+		res.Probs = append(res.Probs, db.probs...)
 		for i, p := range predClass {
 			res.Preds = append(res.Preds, int(p))
 			res.Labels = append(res.Labels, int(b.Labels[i]))

@@ -61,6 +61,25 @@ func inputErr(err error) error {
 // checkpoint of another architecture is an error, not a silently half-random model. A larger
 // classifier is sliced to the model's rows, as the script does, and reported.
 func LoadCheckpoint(m models.Model, path string) (*models.LoadReport, error) {
+	ck, err := readCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return loadCheckpointFrom(m, ck, path)
+}
+
+// checkpoint is a weights file read for scoring: the model's state_dict, and a regression
+// head's grade thresholds when the file carries them (nil: none).
+type checkpoint struct {
+	src        *pth.StateDict
+	thresholds []float64
+	from       string // where the thresholds came from
+	infoErr    error  // <path>.json could not be read
+}
+
+// readCheckpoint reads path for LoadCheckpoint, with the grade thresholds of a regression run:
+// a last.pth's own (recipe_state_json), or those of <path>.json (DDR.pth.json).
+func readCheckpoint(path string) (*checkpoint, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("weights file: '%s' does not exist or cannot be read", path)
 	}
@@ -68,9 +87,38 @@ func LoadCheckpoint(m models.Model, path string) (*models.LoadReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights file %w", err) // pth.Load's errors start with the path
 	}
+	ck := &checkpoint{src: src}
 	if src.Get(ckFormatKey) != nil { // drgrade's last.pth: keep the model's entries
-		src = lastModelEntries(src)
+		if e := src.Get(ckRecipeState); e != nil {
+			var st recipeState
+			if err := json.Unmarshal(e.Data, &st); err != nil {
+				return nil, fmt.Errorf("weights file %s: %s: %w", path, ckRecipeState, err)
+			}
+			ck.thresholds, ck.from = st.Thresholds, path
+		}
+		ck.src = lastModelEntries(src)
+		return ck, nil
 	}
+	info := path + bestInfoSuffix
+	b, err := os.ReadFile(info)
+	if os.IsNotExist(err) {
+		return ck, nil
+	}
+	var bi bestInfo
+	if err == nil {
+		err = json.Unmarshal(b, &bi)
+	}
+	if err != nil { // an error only if a regression head needs its thresholds (headReport)
+		ck.infoErr = fmt.Errorf("%s (beside the weights): %w", info, err)
+		return ck, nil
+	}
+	ck.thresholds, ck.from = bi.GradeThresholds, info
+	return ck, nil
+}
+
+// loadCheckpointFrom is LoadCheckpoint of a file readCheckpoint read.
+func loadCheckpointFrom(m models.Model, ck *checkpoint, path string) (*models.LoadReport, error) {
+	src := ck.src
 	r, err := models.LoadStateDict(m, src, models.HeadSlice)
 	if err != nil {
 		return nil, fmt.Errorf("weights file %s: %w", path, err)
@@ -122,6 +170,8 @@ type EvalConfig struct {
 	// file: trainer/calibrate); predictions are unchanged without TTA. 0: none.
 	Temperature float64
 	Logits      bool // keep the raw logits in Result.Logits (for calibration; not with TTA)
+	// GradeThresholds override a regression head's stored thresholds (--grade_thresholds).
+	GradeThresholds []float64
 }
 
 // EvalOutput is one scored split.
@@ -149,7 +199,8 @@ func EvalCheckpoint(cfg EvalConfig, out io.Writer, stop func() bool) (*EvalOutpu
 	}
 	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms, preprocess: cfg.Preprocess,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
-		threads: cfg.Threads, skipBad: cfg.SkipBad, temperature: cfg.Temperature, logits: cfg.Logits}
+		threads: cfg.Threads, skipBad: cfg.SkipBad, temperature: cfg.Temperature, logits: cfg.Logits,
+		gradeThresholds: cfg.GradeThresholds}
 	mcfg, err := sc.check("evaluate")
 	if err != nil {
 		return nil, err
@@ -352,6 +403,8 @@ type PredictConfig struct {
 	OperatingPoint string
 	// Temperature > 0: the probabilities are softmax(logits/T) (EvalConfig.Temperature). 0: none.
 	Temperature float64
+	// GradeThresholds override a regression head's stored thresholds (--grade_thresholds).
+	GradeThresholds []float64
 }
 
 // Prediction is one graded image.
@@ -376,7 +429,7 @@ func PredictFiles(cfg PredictConfig, paths []string, out io.Writer) (preds []Pre
 	}
 	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms, preprocess: cfg.Preprocess,
 		numClasses: cfg.NumClasses, batchSize: cfg.BatchSize, imgSize: cfg.ImgSize, numWorkers: cfg.NumWorkers,
-		threads: cfg.Threads, skipBad: true, temperature: cfg.Temperature}
+		threads: cfg.Threads, skipBad: true, temperature: cfg.Temperature, gradeThresholds: cfg.GradeThresholds}
 	mcfg, err := sc.check("grade with")
 	if err != nil {
 		return nil, nil, err
@@ -419,8 +472,9 @@ type scoring struct {
 	model, weights, device, tta, transforms, preprocess string
 	numClasses, batchSize, imgSize, numWorkers, threads int
 	skipBad                                             bool
-	temperature                                         float64 // > 0: softmax(logits/T)
-	logits                                              bool    // keep the raw logits
+	temperature                                         float64   // > 0: softmax(logits/T)
+	logits                                              bool      // keep the raw logits
+	gradeThresholds                                     []float64 // --grade_thresholds (regression head; nil: the checkpoint's)
 }
 
 // check refuses bad flags before anything is loaded (errors are InputErrors); what says what
@@ -492,7 +546,7 @@ func (c scoring) score(mcfg models.Config, ds *dataset.Dataset, note, out io.Wri
 			p = bar(dl.Len())
 		}
 		res, err = EvaluateWith(m, dl, EvalOptions{Probs: true, TTA: c.tta, Progress: p, Stop: stop, Device: dev,
-			Temperature: c.temperature, Logits: c.logits})
+			Temperature: c.temperature, Logits: c.logits, Thresholds: report.GradeThresholds})
 	})
 	return res, report, err
 }
@@ -515,12 +569,24 @@ func (c scoring) loadModel(report **models.LoadReport, out io.Writer) (models.Mo
 	if c.threads > 0 {
 		torchext.SetNumThreads(c.threads)
 	}
-	m, err := models.New(c.model, c.numClasses)
+	ck, err := readCheckpoint(c.weights)
+	if err != nil {
+		return nil, dev, inputErr(err)
+	}
+	mcfg, err := models.Lookup(c.model)
+	if err != nil {
+		return nil, dev, inputErr(err)
+	}
+	head := models.DetectHead(ck.src, mcfg, c.numClasses) // the checkpoint's output head
+	m, err := models.NewHead(c.model, c.numClasses, head)
 	if err != nil {
 		return nil, dev, err
 	}
 	if err = ToDevice(m, dev); err == nil {
-		*report, err = LoadCheckpoint(m, c.weights)
+		*report, err = loadCheckpointFrom(m, ck, c.weights)
+		if err == nil {
+			err = c.headReport(*report, head, ck)
+		}
 		err = inputErr(err)
 	}
 	if err != nil {
@@ -528,6 +594,35 @@ func (c scoring) loadModel(report **models.LoadReport, out io.Writer) (models.Mo
 		return nil, dev, err
 	}
 	return m, dev, nil
+}
+
+// headReport notes the checkpoint's output head in the report, and a regression head's grade
+// thresholds: --grade_thresholds, else the checkpoint's, else rounding.
+func (c scoring) headReport(r *models.LoadReport, head string, ck *checkpoint) error {
+	if c.gradeThresholds != nil && head != models.HeadRegression {
+		return fmt.Errorf("--grade_thresholds: %s is not a regression head's checkpoint", c.weights)
+	}
+	if head == "" {
+		return nil
+	}
+	r.OutputHead = describeHead(head)
+	if head != models.HeadRegression {
+		return nil
+	}
+	switch {
+	case c.gradeThresholds == nil && ck.infoErr != nil:
+		return ck.infoErr
+	case c.gradeThresholds != nil:
+		r.GradeThresholds, r.ThresholdsFrom = c.gradeThresholds, "--grade_thresholds"
+	case ck.thresholds != nil:
+		r.GradeThresholds, r.ThresholdsFrom = ck.thresholds, ck.from
+	default:
+		r.GradeThresholds, r.ThresholdsFrom = metrics.DefaultThresholds(c.numClasses), "none stored: rounding"
+	}
+	if len(r.GradeThresholds) != c.numClasses-1 {
+		return fmt.Errorf("grade thresholds %v (%s): want %d for --num_classes %d", r.GradeThresholds, r.ThresholdsFrom, c.numClasses-1, c.numClasses)
+	}
+	return nil
 }
 
 // checkTransforms refuses a --transforms other than script, model or unset.

@@ -68,6 +68,10 @@ func ExplainFiles(cfg ExplainConfig, paths []string, targets []int, log io.Write
 			return
 		}
 		defer m.Close()
+		if h := m.Config().Head; h != "" {
+			err = inputErr(fmt.Errorf("Grad-CAM explains a class logit, and %s holds a --head %s model (no class logits)", cfg.Weights, h))
+			return
+		}
 		fmt.Fprintln(log, report)
 		fmt.Fprintf(log, "Grad-CAM of %s at %s, on the val transforms (%d px)\n", cfg.Model, layer, tcfg.CropSize)
 		for start := 0; start < len(paths); start += cfg.BatchSize {

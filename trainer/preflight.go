@@ -136,13 +136,13 @@ func checkFields(d *dataset.Dataset, pre preprocess.Chain, skipBad bool, out io.
 // the second a failure to build the model.
 func checkWeights(cfg Config) (inputErr, err error) {
 	locked.Run(func() {
-		m, e := models.New(cfg.Model, cfg.NumClasses)
+		m, e := models.NewHead(cfg.Model, cfg.NumClasses, cfg.Head)
 		if e != nil {
 			err = e
 			return
 		}
 		defer m.Close()
-		if _, e := models.LoadWeights(m, cfg.Weights, cfg.Head); e != nil {
+		if _, e := models.LoadWeights(m, cfg.Weights, weightsHeadMode(cfg.Head)); e != nil {
 			inputErr = fmt.Errorf("--%w", e) // "--weights file <path>: ..."
 		}
 	})

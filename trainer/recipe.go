@@ -256,6 +256,12 @@ func (s *session) restoreRecipe() error {
 		return fmt.Errorf("--resume %s: reading its config: %w", s.args.Resume, err)
 	}
 	s.args.Recipe = r
+	var saved struct{ Head string }
+	if json.Unmarshal(src.Get(ckConfig).Data, &saved) == nil && saved.Head != s.args.Head &&
+		(models.IsOutputHead(saved.Head) || models.IsOutputHead(s.args.Head)) { // the model's shape
+		changed = append(changed, fmt.Sprintf("--head %s (the command line's %s)", saved.Head, s.args.Head))
+		s.args.Head = saved.Head
+	}
 	if len(changed) > 0 {
 		fmt.Fprintf(s.out, "--resume: the run's own recipe from %s is kept: %s\n", s.args.Resume, strings.Join(changed, ", "))
 	}
@@ -326,7 +332,7 @@ type modelEMA struct {
 
 // newModelEMA builds the EMA copy of m (on the CPU; the caller moves it and calls set).
 func newModelEMA(m models.Model, name string, numClasses int, decay float64) (*modelEMA, error) {
-	e, err := models.New(name, numClasses)
+	e, err := models.NewHead(name, numClasses, m.Config().Head)
 	if err != nil {
 		return nil, err
 	}
@@ -406,6 +412,9 @@ func (k *topK) offer(dir string, epoch int, metric float64, save func(path strin
 		if err := os.Remove(filepath.Join(dir, worst.Path)); err != nil && !os.IsNotExist(err) {
 			return false, err
 		}
+		if err := os.Remove(filepath.Join(dir, worst.Path+bestInfoSuffix)); err != nil && !os.IsNotExist(err) {
+			return false, err // its grade thresholds (--head regression)
+		}
 		k.Files = k.Files[:len(k.Files)-1]
 	}
 	name := fmt.Sprintf("DDR-epoch%d.pth", epoch+1)
@@ -424,6 +433,10 @@ type recipeState struct {
 	TopK       []topKFile             `json:"topk,omitempty"`
 	Plateau    *schedule.PlateauState `json:"plateau,omitempty"`
 	PlateauInf bool                   `json:"plateau_best_is_inf,omitempty"`
+	// Thresholds and BestThresholds are a regression head's grade thresholds of the last
+	// epoch and of DDR.pth's (--head regression optimises them on every validation pass).
+	Thresholds     []float64 `json:"grade_thresholds,omitempty"`
+	BestThresholds []float64 `json:"best_grade_thresholds,omitempty"`
 }
 
 const (
@@ -441,6 +454,10 @@ type bestInfo struct {
 	Epoch    int     `json:"epoch"`
 	Metric   string  `json:"metric"`
 	Value    float64 `json:"value"`
+	// Head is the output head (--head regression | ordinal; absent: class logits), and
+	// GradeThresholds a regression head's, which eval, predict and serve decode with.
+	Head            string    `json:"head,omitempty"`
+	GradeThresholds []float64 `json:"grade_thresholds,omitempty"`
 }
 
 func writeBestInfo(path string, info bestInfo) error {
@@ -465,7 +482,7 @@ func (s *session) recipeEntries() ([]*pth.Entry, error) {
 		}
 		out = append(out, entries...)
 	}
-	st := recipeState{BestEpoch: s.bestEpoch}
+	st := recipeState{BestEpoch: s.bestEpoch, Thresholds: s.thresholds, BestThresholds: s.bestThresholds}
 	if s.topk != nil {
 		st.TopK = s.topk.Files
 	}
@@ -510,6 +527,7 @@ func (s *session) restoreRecipeState(src *pth.StateDict) error {
 		return fmt.Errorf("--resume %s: %s: %w", s.args.Resume, ckRecipeState, err)
 	}
 	s.bestEpoch = st.BestEpoch
+	s.thresholds, s.bestThresholds = st.Thresholds, st.BestThresholds
 	if s.topk != nil {
 		s.topk.Files = st.TopK
 	}
@@ -585,14 +603,16 @@ func (s *session) evalModel() models.Model {
 	return s.model
 }
 
-// writeBestInfo writes DDR.pth.json (with --ema only, so the script's run writes what it
-// always did): which weights DDR.pth holds.
-func (s *session) writeBestInfo(best string, epoch int) error {
-	if s.ema == nil {
+// writeBestInfo writes <checkpoint>.json (with --ema or an output head only, so the script's
+// run writes what it always did): which weights it holds, and the head's grade thresholds.
+func (s *session) writeBestInfo(best string, epoch int, value float64) error {
+	head := s.model.Config().Head
+	if s.ema == nil && head == "" {
 		return nil
 	}
-	info := bestInfo{Weights: "model", EMADecay: s.args.EMA, Epoch: epoch + 1, Metric: s.args.BestMetric, Value: s.bestAcc}
-	if s.args.EMAEval {
+	info := bestInfo{Weights: "model", EMADecay: s.args.EMA, Epoch: epoch + 1, Metric: s.args.BestMetric, Value: value,
+		Head: head, GradeThresholds: s.thresholds}
+	if s.ema != nil && s.args.EMAEval {
 		info.Weights = "ema"
 	}
 	return writeBestInfo(best+bestInfoSuffix, info)
@@ -605,7 +625,10 @@ func (s *session) saveTopK(epoch int, metric float64) error {
 		return nil
 	}
 	_, err := s.topk.offer(s.savePath, epoch, metric, func(path string) error {
-		return models.SaveStateDict(s.evalModel(), path)
+		if err := models.SaveStateDict(s.evalModel(), path); err != nil {
+			return err
+		}
+		return s.writeBestInfo(path, epoch, metric)
 	})
 	if err != nil {
 		return fmt.Errorf("--keep_topk: %w", err)

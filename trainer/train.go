@@ -99,6 +99,9 @@ type session struct {
 	topk      *topK
 	bestEpoch int  // 1-based epoch of the best metric so far (--patience); 0: none yet
 	stopEarly bool // --patience ran out
+
+	// --head regression: the grade thresholds of the last validation pass and of DDR.pth
+	thresholds, bestThresholds []float64
 }
 
 // run is main(args) on the locked thread, its phases named after the script's steps. Only
@@ -198,9 +201,16 @@ func (s *session) selectDevice() error {
 // findModel is model = classic_models.find_model_using_name(args.model, num_classes=...).to(device)
 // (built once; the script built it twice).
 func (s *session) findModel() error {
-	m, err := models.New(s.args.Model, s.args.NumClasses)
+	m, err := models.NewHead(s.args.Model, s.args.NumClasses, s.args.Head)
 	if err != nil {
 		return err
+	}
+	if s.dist != nil && m.Config().Head == models.HeadRegression {
+		m.Close()
+		return &InputError{fmt.Errorf("--head regression with several processes is not supported yet (its grade thresholds are fitted on the gathered outputs)")}
+	}
+	if h := m.Config().Head; h != "" {
+		fmt.Fprintf(s.out, "head: %s, %d outputs for %d grades\n", describeHead(h), models.HeadOutputs(h, s.args.NumClasses), s.args.NumClasses)
 	}
 	s.model = m
 	s.closers = append(s.closers, func() { m.Close() })
@@ -299,7 +309,7 @@ func (s *session) loadWeights() error {
 	if s.args.Weights == "" {
 		return nil
 	}
-	report, err := models.LoadWeights(s.model, s.args.Weights, s.args.Head)
+	report, err := models.LoadWeights(s.model, s.args.Weights, weightsHeadMode(s.args.Head))
 	if err != nil {
 		return err
 	}
@@ -319,6 +329,9 @@ func (s *session) newCriterion() error {
 	name := loss.NameCrossEntropy
 	if args.UseFocalLoss {
 		name = loss.NameFocal
+	}
+	if own := loss.HeadLosses(args.Head); own != nil {
+		name = own[0] // --head regression: mse; ordinal: coral
 	}
 	if args.Loss != "" {
 		name = args.Loss
@@ -589,6 +602,12 @@ func (s *session) evaluate(epoch int) (EvalResult, metrics.Report, error) {
 	if err := s.dist.gatherEval(&ev); err != nil {
 		return ev, metrics.Report{}, err
 	}
+	if s.model.Config().Head == models.HeadRegression { // the APTOS recipe: thresholds fitted for kappa
+		if s.thresholds, err = optimizeThresholds(&ev, s.args.NumClasses); err != nil {
+			return ev, metrics.Report{}, err
+		}
+		fmt.Fprintf(s.out, "grade thresholds, optimised for kappa on val: %s\n", formatThresholds(s.thresholds))
+	}
 	report, err := metrics.Evaluate(ev.Labels, ev.Preds, s.args.NumClasses)
 	return ev, report, err
 }
@@ -601,7 +620,8 @@ func (s *session) save(epoch int, improved bool, report *metrics.Report) error {
 		if err := models.SaveStateDict(s.evalModel(), best); err != nil {
 			return fmt.Errorf("saving the best checkpoint: %w", err)
 		}
-		if err := s.writeBestInfo(best, epoch); err != nil {
+		s.bestThresholds = s.thresholds
+		if err := s.writeBestInfo(best, epoch, s.bestAcc); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.out, "saved the best model so far (%s %.4f) to %s\n", s.args.BestMetric, s.bestAcc, best)

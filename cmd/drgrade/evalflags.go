@@ -2,6 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/drgrade/drgrade/trainer"
@@ -28,4 +31,24 @@ func evalFlags(fs *flag.FlagSet, cfg *trainer.EvalConfig, weights, split, tta st
 	fs.BoolVar(&cfg.SkipBad, "skip_bad_images", false, "skip unreadable images (reported) instead of stopping")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress bar (automatic when stdout is not a terminal)")
 	fs.StringVar(&cfg.Device, "device", "cpu", deviceHelp)
+	gradeThresholdsFlag(fs, &cfg.GradeThresholds)
+}
+
+// gradeThresholdsFlag registers --grade_thresholds: a regression head's cut points.
+func gradeThresholdsFlag(fs *flag.FlagSet, dst *[]float64) {
+	fs.Func("grade_thresholds", "a --head regression checkpoint's grade thresholds, comma-separated, ascending, e.g. 0.5,1.5,2.5,3.5 (default: those stored with it, DDR.pth.json)", func(v string) error {
+		var out []float64
+		for _, f := range strings.Split(v, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("%q is not a number", f)
+			}
+			if len(out) > 0 && !(x >= out[len(out)-1]) {
+				return fmt.Errorf("%v: want them ascending", v)
+			}
+			out = append(out, x)
+		}
+		*dst = out
+		return nil
+	})
 }

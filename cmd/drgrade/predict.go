@@ -42,6 +42,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.Thresholds, "thresholds", "", "a thresholds.json of drgrade eval --out (e.g. on val): adds refer yes/no, P(referable) ≥ the --operating_point's threshold")
 	fset.StringVar(&cfg.OperatingPoint, "operating_point", "", "which point of --thresholds refers: youden, sens_0.85, sens_0.90 (default) or sens_0.95")
 	temperature := fset.String("temperature", "", temperatureHelp)
+	gradeThresholdsFlag(fset, &cfg.GradeThresholds)
 	explainDir := fset.String("explain", "", "also write Grad-CAM of each image's predicted grade here (<image>_cam.npy and <image>_overlay.png, as drgrade explain)")
 	inputs, err := parseInputs(fset, args, stdout)
 	if err != nil {

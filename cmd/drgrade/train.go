@@ -68,7 +68,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.ReferableGrade, "referable_grade", cfg.ReferableGrade, "referable_auc (logged each epoch, a --best_metric) is the val ROC AUC of P(grade ≥ this)")
 	fs.StringVar(&cfg.Loss, "loss", cfg.Loss, "criterion by name: "+strings.Join(loss.Names(), ", ")+` ("": cross_entropy, or focal with --use_focal_loss)`)
 	fs.StringVar(&cfg.Resume, "resume", cfg.Resume, "continue from a last.pth")
-	fs.StringVar(&cfg.Head, "head", cfg.Head, "a classifier bigger than num_classes in --weights: slice (the script's) or reset")
+	fs.StringVar(&cfg.Head, "head", cfg.Head, "the classifier: slice (the script's: a bigger one in --weights cut to num_classes rows) or reset (kept fresh); or an output head for ordered grades: regression (one output; --loss mse or smooth_l1; grade thresholds fitted on val for kappa) or ordinal (CORAL, num_classes-1 cumulative logits; --loss coral)")
 	fs.StringVar(&cfg.AMPDType, "amp_dtype", cfg.AMPDType, "autocast dtype with --use_amp: bfloat16 or float16 (default: float16 on CUDA, bfloat16 on the CPU; float16 is CUDA-only, as in torch 2.1)")
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "libtorch threads (0: libtorch's default)")
 	fs.IntVar(&cfg.ImgSize, "img_size", cfg.ImgSize, "train crop size (0: 224; the model's with --transforms model); the val resize is img_size·256/224 (img_size/crop_pct with --transforms model)")

@@ -53,7 +53,7 @@ func NewHead(name string, numClasses int, head string) (Model, error) {
 		return nil, err
 	}
 	h := &headModel{Model: m, cfg: m.Config()}
-	h.cfg.Head = head
+	h.cfg.Head, h.cfg.Grades = head, numClasses
 	if head == HeadOrdinal {
 		if h.coralBias, err = convertCoral(m, numClasses); err != nil {
 			m.Close()

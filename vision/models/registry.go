@@ -32,6 +32,7 @@ type Config struct {
 	Classifier string     // prefix of the head's parameters, e.g. "fc" or "classifier.6"
 	FixedInput bool       // the architecture only accepts InputSize×InputSize (ViT)
 	Head       string     // the output head: "" (class logits), HeadRegression or HeadOrdinal (NewHead)
+	Grades     int        // with Head: the number of grades the head's outputs decode to
 }
 
 // Constructor builds a model with numClasses outputs and freshly initialised weights.

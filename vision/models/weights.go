@@ -32,6 +32,11 @@ type LoadReport struct {
 	Unexpected     []string // file keys the model lacks (unexpected_keys)
 	Head           []string // what happened to the classifier, one line per tensor
 	Converted      []string // tensors converted from another floating-point dtype
+	// Set by trainer's checkpoint loading: the output head the checkpoint holds (DetectHead;
+	// "" for class logits), and a regression head's grade thresholds with where they came from.
+	OutputHead      string
+	GradeThresholds []float64
+	ThresholdsFrom  string
 }
 
 // String formats the report as PyTorch prints load_state_dict's result, plus drgrade's notes.
@@ -50,6 +55,12 @@ func (r *LoadReport) String() string {
 	}
 	for _, c := range r.Converted {
 		fmt.Fprintf(&b, "converted: %s\n", c)
+	}
+	if r.OutputHead != "" {
+		fmt.Fprintf(&b, "output head: %s\n", r.OutputHead)
+	}
+	if r.GradeThresholds != nil {
+		fmt.Fprintf(&b, "grade thresholds: %v (%s)\n", r.GradeThresholds, r.ThresholdsFrom)
 	}
 	fmt.Fprintf(&b, "_IncompatibleKeys(missing_keys=%s, unexpected_keys=%s)", pyList(r.Missing), pyList(r.Unexpected))
 	return b.String()
