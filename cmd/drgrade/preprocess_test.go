@@ -91,5 +91,42 @@ func TestPreprocessFlag(t *testing.T) {
 				t.Errorf("--preprocess %s gives the same probabilities as none: %v", pre, probs[""])
 			}
 		}
+
+		// eval --preprocess scores a split of the real photo as predict grades the file (one image
+		// a batch, as predict's one file: a batch of two sums the convolutions in another order).
+		data := filepath.Join(dir, "evalset")
+		if err := os.MkdirAll(filepath.Join(data, "val"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(photo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"a.jpg", "b.jpg"} {
+			if err := os.WriteFile(filepath.Join(data, "val", n), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(data, "val.txt"), []byte("a.jpg 0\nb.jpg 2\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, pre := range []string{"", "crop,graham"} {
+			code, stdout, stderr := drg("eval", "--preprocess", pre, "--weights", calibrationCheckpoint, "--model", "shufflenet_small",
+				"--data_path", data, "--img_size", "64", "--threads", "1", "--num_workers", "0", "--bootstrap", "0", "--batch_size", "1", "--json")
+			if code != 0 {
+				t.Fatalf("eval --preprocess %q: exit %d\n%s", pre, code, stderr)
+			}
+			var e struct {
+				Predictions []struct{ Probabilities []float64 }
+			}
+			if err := json.Unmarshal([]byte(stdout), &e); err != nil || len(e.Predictions) != 2 {
+				t.Fatalf("eval --preprocess %q: %v\n%s", pre, err, stdout)
+			}
+			for _, p := range e.Predictions {
+				if !slices.Equal(p.Probabilities, probs[pre]) {
+					t.Errorf("eval --preprocess %q: probabilities %v, predict's %v", pre, p.Probabilities, probs[pre])
+				}
+			}
+		}
 	})
 }
