@@ -47,7 +47,7 @@ type Server struct {
 	queued   atomic.Int64  // images in the queue
 	inflight chan struct{} // MaxConcurrent grade requests
 	decode   chan struct{} // Workers decodes at once
-	ready    atomic.Bool   // one warm-up forward done
+	ready    atomic.Bool   // warm-up done (Grader.WarmUp)
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
@@ -73,7 +73,9 @@ type jobResult struct {
 }
 
 // New loads the model of pcfg (as drgrade predict would) on a locked OS thread that then runs
-// the batches, and returns once it is loaded; /readyz turns ready after a warm-up forward.
+// the batches, and returns once it is loaded; /readyz turns ready after the warm-up
+// (Grader.WarmUp: a forward at every batch size up to MaxBatch, so memory is at its steady
+// state before the first request).
 // Errors from pcfg or the checkpoint are trainer.InputErrors.
 func New(pcfg trainer.PredictConfig, cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
@@ -99,8 +101,8 @@ func New(pcfg trainer.PredictConfig, cfg Config) (*Server, error) {
 		defer g.Close()
 		s.g = g
 		loaded <- nil
-		if _, err := g.Grade([][]float32{make([]float32, 3*g.CropSize*g.CropSize)}); err != nil {
-			fmt.Fprintf(cfg.Log, "warm-up forward failed, not ready: %v\n", err)
+		if err := g.WarmUp(cfg.MaxBatch); err != nil {
+			fmt.Fprintf(cfg.Log, "warm-up failed, not ready: %v\n", err)
 		} else {
 			s.ready.Store(true)
 		}
@@ -117,7 +119,7 @@ func New(pcfg trainer.PredictConfig, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Ready reports whether the warm-up forward is done.
+// Ready reports whether the warm-up (Grader.WarmUp) is done.
 func (s *Server) Ready() bool { return s.ready.Load() }
 
 // Handler is the server's HTTP handler (all routes, access log and metrics).
@@ -169,7 +171,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
-			s.fail(w, r, http.StatusServiceUnavailable, "not_ready", "the model's warm-up forward has not finished")
+			s.fail(w, r, http.StatusServiceUnavailable, "not_ready", "the model's warm-up has not finished")
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -131,6 +131,25 @@ func (g *Grader) Grade(chw [][]float32) ([]Prediction, error) {
 	return out, nil
 }
 
+// WarmUp runs one forward of zeros at every batch size from maxBatch down to 1: the buffers of
+// every batch a server's batcher can form are then in the caching CPU allocator
+// (torchext.InstallCPUCache; a smaller batch reuses a larger one's blocks), so the process's
+// memory is at its steady state before the first request instead of growing as new batch sizes
+// appear (a Grad-CAM at batch 1 fits in the same blocks: TestWarmUpCoversBatchSizes).
+func (g *Grader) WarmUp(maxBatch int) error {
+	zeros := make([]float32, 3*g.CropSize*g.CropSize)
+	for b := maxBatch; b >= 1; b-- {
+		chw := make([][]float32, b)
+		for i := range chw {
+			chw[i] = zeros
+		}
+		if _, err := g.Grade(chw); err != nil {
+			return fmt.Errorf("warm-up forward of %d images: %w", b, err)
+		}
+	}
+	return nil
+}
+
 // Explain is predict --explain for one prepared sample: the Grad-CAM of grade target, as the
 // overlay drgrade explain writes (grad-cam's show_cam_on_image).
 func (g *Grader) Explain(s transforms.Sample, target int) (*image.NRGBA, error) {

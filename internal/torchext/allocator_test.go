@@ -81,6 +81,54 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 	})
 }
 
+// TestCPUCacheBestFit: a request takes the smallest cached block of its size or larger, up to
+// twice its size, and the block goes back to the cache under its own size: a server's forwards
+// at batch sizes 1..max_batch reuse the largest batch's buffers instead of each keeping its own.
+func TestCPUCacheBestFit(t *testing.T) {
+	if os.Getenv(CPUCacheEnv) != "" {
+		t.Skipf("%s is set", CPUCacheEnv)
+	}
+	if err := InstallCPUCache(); err != nil {
+		t.Fatal(err)
+	}
+	const kib = 1 << 10
+	locked.Run(func() {
+		ReleaseCPUCache()
+		held := map[int64]*ts.Tensor{}
+		alloc := func(k int64) func() {
+			return func() { held[k] = ts.MustOnes([]int64{k * kib / 4}, gotch.Float, gotch.CPU) }
+		}
+		free := func(k int64) func() { return func() { held[k].MustDrop(); delete(held, k) } }
+		alloc(2048)()
+		alloc(1200)()
+		free(2048)()
+		free(1200)() // cached: one 2048 KiB and one 1200 KiB block
+		for _, step := range []struct {
+			what      string
+			do        func()
+			hits      uint64 // new cache hits
+			cachedKiB int64  // change of the cached bytes
+		}{
+			{"1100 KiB takes the smallest block that fits (1200, not 2048)", alloc(1100), 1, -1200},
+			{"1500 KiB takes the 2048 KiB block (under twice its size)", alloc(1500), 1, -2048},
+			{"freeing the 1100 KiB tensor caches its 1200 KiB block", free(1100), 0, 1200},
+			{"500 KiB does not take the 1200 KiB block (over twice its size)", alloc(500), 0, 0},
+			{"freeing the 1500 KiB tensor caches its 2048 KiB block", free(1500), 0, 2048},
+		} {
+			before := CPUCache()
+			step.do()
+			after := CPUCache()
+			if hits, d := after.Hits-before.Hits, int64(after.CachedBytes)-int64(before.CachedBytes); hits != step.hits || d != step.cachedKiB*kib {
+				t.Errorf("%s: %d hits, cached bytes %+d KiB; want %d hits, %+d KiB", step.what, hits, d/kib, step.hits, step.cachedKiB)
+			}
+		}
+		for _, x := range held {
+			x.MustDrop()
+		}
+		ReleaseCPUCache()
+	})
+}
+
 // TestCPUCacheMidSize: buffers between 16 and 128 KiB are cached too. glibc would serve them
 // from its heap and trim the heap's top whenever more than 128 KiB of it lies free, so such
 // buffers were faulted in again and again: densenet201's forward at batch 1 took ~2000 page
