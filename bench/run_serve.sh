@@ -4,14 +4,20 @@
 # one model per process) on loopback, same weights, same image (skimage's retina.jpg, 1411×1411
 # JPEG), same --max_batch/--max_wait and thread count. For each model and each client count:
 # images/s, p50/p95/p99 latency and the server's RSS before/after, from bench/serveload (a
-# closed-loop Go client). Prints a Markdown table.
+# closed-loop Go client). "Before" is after the server's own warm-up (readyz: drgrade serve runs
+# a forward at every batch size up to --max_batch) and serveload's short warm-up at the run's
+# client count (4 requests per client, at least 20); the runs of one model share one server
+# process, one client count after another. Prints a Markdown table, then the forward ceiling
+# (bench/forward_ceiling.sh: PyTorch's bare forward at batch 8 and 16, 1 and 2 threads).
 #
 # Environment (all optional):
 #   FULL=1            10,000 requests per run (default QUICK: BENCH_REQUESTS per model below)
 #   BENCH_MODELS      "drgrade_name:torchvision_arch ..." (default: shufflenet_small and resnet)
 #   BENCH_CLIENTS     client counts (default "1 8 32")
+#   BENCH_SERVERS     which servers (default "drgrade pytorch")
 #   BENCH_THREADS     libtorch threads of both servers (default 2)
 #   BENCH_REQUESTS    requests per run in QUICK (default 300 for shufflenet_small, 60 for resnet)
+#   BENCH_CEILING=0   skip the forward ceiling table
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="${DRGRADE_CACHE:-$HOME/.cache/drgrade}"
@@ -43,7 +49,7 @@ for pair in $models; do
   else case $name in shufflenet_small) n=${BENCH_REQUESTS:-300};; *) n=${BENCH_REQUESTS:-60};; esac; fi
   weights="$work/$name.pth" # random weights, torchvision's layout: both servers load them
   "$py" -c "import torch, torchvision; torch.manual_seed(0); torch.save(torchvision.models.$arch(num_classes=5).state_dict(), '$weights')"
-  for server in drgrade pytorch; do
+  for server in ${BENCH_SERVERS:-drgrade pytorch}; do
     if [ $server = drgrade ]; then
       "$here/bin/drgrade" serve --model "$name" --weights "$weights" --addr 127.0.0.1:8091 --threads "$threads" \
         --max_batch 16 --max_wait 10ms --access_log=false 2>"$work/serve.log" &
@@ -71,3 +77,7 @@ PY
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 done
+if [ "${BENCH_CEILING:-1}" != 0 ]; then
+  echo
+  BENCH_MODELS="$models" "$here/bench/forward_ceiling.sh"
+fi
