@@ -51,13 +51,8 @@ func (t *blendTable) at(in1, in2 uint8) uint8 {
 	if !t.clip {
 		return uint8(v)
 	}
-	if v <= 0 {
-		return 0
-	}
-	if v >= 255 {
-		return 255
-	}
-	return uint8(v)
+	// Truncating first, then clamping, clips as Blend.c does (0 for v ≤ 0, 255 for v ≥ 255).
+	return uint8(min(max(int32(v), 0), 255))
 }
 
 // blendConstLUT tabulates blendValue against a constant degenerate value, so the per-pixel work
@@ -164,8 +159,7 @@ func meanLuma(pix []uint8) uint8 {
 		return 0 // ImageStat gives mean 0 for an empty image
 	}
 	var sum uint64
-	for i := 0; i+2 < len(pix); i += 3 {
-		p := (*[3]uint8)(pix[i:])
+	for p := pix; len(p) >= 3; p = p[3:] {
 		sum += uint64(luma(p[0], p[1], p[2]))
 	}
 	mean := float64(sum) / float64(n)
@@ -175,25 +169,22 @@ func meanLuma(pix []uint8) uint8 {
 // saturate is ImageEnhance.Color's blend of src with its luma into dst (which may be src).
 func saturate(dst, src []uint8, factor float64) {
 	alpha := float32(factor)
-	n := min(len(src), len(dst)) / 3 * 3
 	switch alpha {
 	case 0: // Blend's shortcut: a copy of the degenerate image
-		for i := 0; i < n; i += 3 {
-			p := (*[3]uint8)(src[i:])
-			l := luma(p[0], p[1], p[2])
-			d := (*[3]uint8)(dst[i:])
-			d[0], d[1], d[2] = l, l, l
+		for len(src) >= 3 && len(dst) >= 3 {
+			l := luma(src[0], src[1], src[2])
+			dst[0], dst[1], dst[2] = l, l, l
+			src, dst = src[3:], dst[3:]
 		}
 	case 1:
 		copy(dst, src)
 	default:
 		bt := newBlendTable(alpha)
-		for i := 0; i < n; i += 3 {
-			p := (*[3]uint8)(src[i:])
-			r, g, b := p[0], p[1], p[2]
+		for len(src) >= 3 && len(dst) >= 3 {
+			r, g, b := src[0], src[1], src[2]
 			l := luma(r, g, b)
-			d := (*[3]uint8)(dst[i:])
-			d[0], d[1], d[2] = bt.at(l, r), bt.at(l, g), bt.at(l, b)
+			dst[0], dst[1], dst[2] = bt.at(l, r), bt.at(l, g), bt.at(l, b)
+			src, dst = src[3:], dst[3:]
 		}
 	}
 }
@@ -216,24 +207,30 @@ func hueShift(hueFactor float64) (uint8, error) {
 
 // adjustHue writes the hue-shifted src into dst (which may be src): PIL's RGB → HSV → RGB
 // round trip (Convert.c's rgb2hsv_row and hsv2rgb) through tables that give the same bytes as
-// the per-pixel float arithmetic for every input (TestAdjustHueExhaustive checks all 2^24 colours).
+// the per-pixel float arithmetic for every input: TestHSVTablesExhaustive checks both halves on
+// all 2^24 inputs, TestAdjustHueExhaustive the whole on all 2^24 colours for a dozen factors.
 func adjustHue(dst, src []uint8, shift uint8) {
 	tb := hsvTables()
-	n := min(len(src), len(dst)) / 3 * 3
-	for i := 0; i < n; i += 3 {
-		p := (*[3]uint8)(src[i:])
-		h, s, v := tb.hsv(p[0], p[1], p[2])
-		d := (*[3]uint8)(dst[i:])
-		d[0], d[1], d[2] = tb.rgb(h+shift, s, v)
+	for len(src) >= 3 && len(dst) >= 3 {
+		h, s, v := tb.hsv(tb.sorted((*[3]uint8)(src)))
+		h += shift
+		dst[0], dst[1], dst[2] = tb.place(h, tb.values(h, s, v))
+		src, dst = src[3:], dst[3:]
 	}
 }
 
-// hsv equals rgbToHSV(r, g, b) by table look-ups.
-func (tb *hsvTable) hsv(r, g, b uint8) (h, s, v uint8) {
-	v, mn := max(r, g, b), min(r, g, b)
+// sorted gives the channel order k (channelOrder) and the max, mid and min channels of c. With
+// hsv it is rgbToHSV: hsv(sorted(c)) equals rgbToHSV(c[0], c[1], c[2]).
+func (tb *hsvTable) sorted(c *[3]uint8) (k, v, mid, mn uint8) {
+	k = channelOrder(c[0], c[1], c[2]) & 7
+	o := &tb.order[k]
+	return k, c[o[0]], c[o[1]], c[o[2]]
+}
+
+// hsv is rgb2hsv_row's h, s, v by table look-ups from sorted's values.
+func (tb *hsvTable) hsv(k, v, mid, mn uint8) (uint8, uint8, uint8) {
 	cr := v - mn
-	// r+g+b−v−2·min is the middle channel less min (wrapping uint8 arithmetic).
-	return tb.hue[channelOrder(r, g, b)][cr][r+g+b-v-mn-mn], tb.sat[cr][v], v
+	return tb.hue[k][cr][mid-mn], tb.sat[cr][v], v
 }
 
 // channelOrder packs the comparisons r ≥ g, r ≥ b, g ≥ b into bits 0, 1, 2: which channel is
@@ -247,21 +244,43 @@ func channelOrder(r, g, b uint8) uint8 {
 		k |= 2
 	}
 	if g >= b {
-		k += 4
+		k |= 4
 	}
 	return k
 }
 
-// rgb equals Convert.c's hsv2rgb(h, s, v). For s = 0 (grey) the tables give v, v, v.
-func (tb *hsvTable) rgb(h, s, v uint8) (uint8, uint8, uint8) {
-	// C round() of the non-negative product v·k. Adding one half and truncating gives the same
+// values packs hsv2rgb's v, q or t, and p in bytes 0, 1, 2. With place it is hsv2rgb:
+// place(h, values(h, s, v)) equals Convert.c's hsv2rgb(h, s, v) (for s = 0, grey, the tables
+// give v, v, v).
+func (tb *hsvTable) values(h, s, v uint8) uint32 {
+	// v's factor is 1 − fs·f (q, odd sectors, fs·f a float product) or 1 − fs·(1 − f) (t, even
+	// sectors, in double): both products in double, the float one then rounded to float, which
+	// is exact as the double product is.
+	hs := &tb.sector[h]
+	m := tb.fs[s] * hs.f
+	if hs.odd {
+		m = float64(float32(m))
+	}
+	// C round() of the non-negative product. Adding one half and truncating gives the same
 	// integers here: no product lies within an ulp below a half (TestHSVTablesExhaustive tries
 	// all 2^24 (h, s, v)).
-	x := uint32(float64(float64(v)*tb.k[h][s]) + 0.5)
-	// v, q (or t) and p packed in bytes 0, 1, 2; the sector says which goes to r, g and b.
-	pk := uint32(v) | x<<8 | uint32(tb.p[s][v])<<16
-	sh := tb.shift[h]
+	x := uint32(float64(float64(v)*(1.0-m)) + 0.5)
+	return uint32(v) | x<<8 | uint32(tb.p[s][v])<<16
+}
+
+// place unpacks values' word to r, g and b as h's sector orders them.
+func (tb *hsvTable) place(h uint8, pk uint32) (uint8, uint8, uint8) {
+	sh := &tb.sector[h].shift
 	return uint8(pk >> (sh[0] & 31)), uint8(pk >> (sh[1] & 31)), uint8(pk >> (sh[2] & 31))
+}
+
+// hsvSector holds what hsv2rgb takes from the hue h: its sector i = floor(h·6/255) mod 6 as
+// whether q (odd) or t (even) is computed and as the bit offsets in values' packed word of
+// the values for r, g and b, and f = h·6/255 − i as float (for q) or 1 − f (for t), in double.
+type hsvSector struct {
+	f     float64
+	shift [3]uint8
+	odd   bool
 }
 
 func clipInt8(v int) uint8 {
@@ -315,16 +334,15 @@ type hsvTable struct {
 	// so the table holds it for every channel order and difference pair (orders 2 and 5
 	// cannot occur).
 	hue [8][256][256]uint8
+	// order[channelOrder]: the indices of the max, mid and min channels.
+	order [8][3]uint8
 	// sat[max−min][max]: rgb2hsv_row's saturation, (max−min)/max.
-	sat [256][256]uint8
-	// shift[h]: hsv2rgb's sector of h, i = floor(h·6/255) mod 6, as the bit offsets in rgb's
-	// packed word of the values that go to r, g and b.
-	shift [256][3]uint8
+	sat    [256][256]uint8
+	sector [256]hsvSector
+	// fs[s] = s/255 as float, in double.
+	fs [256]float64
 	// p[s][v] = round(v·(1 − fs)), fs = s/255 as float.
 	p [256][256]uint8
-	// k[h][s]: the double factor of v in hsv2rgb's q = round(v·(1 − fs·f)) (odd sectors) or
-	// t = round(v·(1 − fs·(1 − f))) (even sectors), f = h·6/255 − i as float.
-	k [256][256]float64
 }
 
 var hsvTables = sync.OnceValue(func() *hsvTable {
@@ -342,29 +360,25 @@ var hsvTables = sync.OnceValue(func() *hsvTable {
 			_, t.sat[cr][v], _ = rgbToHSV(uint8(v), uint8(v-cr), uint8(v-cr))
 		}
 	}
-	var sector [256]int
+	t.order = [8][3]uint8{0: {2, 1, 0}, 1: {2, 0, 1}, 3: {0, 2, 1}, 4: {1, 2, 0}, 6: {1, 0, 2}, 7: {0, 1, 2}}
 	var f, fs [256]float32
 	for h := 0; h < 256; h++ {
 		hd := float64(h) * 6.0 / 255.0
 		i := int(math.Floor(hd))
-		sector[h] = i % 6
-		// hsv2rgb's sectors: (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q).
-		t.shift[h] = [6][3]uint8{{0, 8, 16}, {8, 0, 16}, {16, 0, 8}, {16, 8, 0}, {8, 16, 0}, {0, 16, 8}}[i%6]
 		f[h] = float32(hd - float64(float32(i)))
 		fs[h] = float32(float64(h) / 255.0)
+		t.fs[h] = float64(fs[h])
+		// hsv2rgb's sectors: (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q).
+		sec := hsvSector{f: float64(f[h]), odd: i%2 == 1}
+		sec.shift = [6][3]uint8{{0, 8, 16}, {8, 0, 16}, {16, 0, 8}, {16, 8, 0}, {8, 16, 0}, {0, 16, 8}}[i%6]
+		if !sec.odd {
+			sec.f = 1.0 - sec.f
+		}
+		t.sector[h] = sec
 	}
 	for s := 0; s < 256; s++ {
 		for v := 0; v < 256; v++ {
 			t.p[s][v] = clipInt8(int(math.Round(float64(v) * (1.0 - float64(fs[s])))))
-		}
-	}
-	for h := 0; h < 256; h++ {
-		for s := 0; s < 256; s++ {
-			if sector[h]%2 == 1 {
-				t.k[h][s] = 1.0 - float64(float32(fs[s]*f[h]))
-			} else {
-				t.k[h][s] = 1.0 - float64(float64(fs[s])*(1.0-float64(f[h])))
-			}
 		}
 	}
 	return t

@@ -51,21 +51,22 @@ func TestAdjustHueExhaustive(t *testing.T) {
 	}
 }
 
-// TestHSVTablesExhaustive checks both halves of adjustHue against the reference over their
-// whole 2^24 domains, which covers every one of the 256 hue shifts: hsv on every RGB colour
-// against rgb2hsv_row's float code, rgb on every (h, s, v) against hsv2rgb's.
+// TestHSVTablesExhaustive checks both halves of adjustHue's loop against the reference over
+// their whole 2^24 domains, which covers every one of the 256 hue shifts: hsv(sorted(...)) on
+// every RGB colour against rgb2hsv_row's float code, place(values(...)) on every (h, s, v)
+// against hsv2rgb's.
 func TestHSVTablesExhaustive(t *testing.T) {
 	tb, ref := hsvTables(), refHSVTables()
 	bad := 0
 	for c := 0; c < 1<<24 && bad < 5; c++ {
 		a, b, d := uint8(c>>16), uint8(c>>8), uint8(c)
-		h, s, v := tb.hsv(a, b, d)
+		h, s, v := tb.hsv(tb.sorted(&[3]uint8{a, b, d}))
 		rh, rs, rv := refRGBToHSV(a, b, d)
 		if h != rh || s != rs || v != rv {
 			t.Errorf("hsv(%d, %d, %d) = %d, %d, %d; rgb2hsv gives %d, %d, %d", a, b, d, h, s, v, rh, rs, rv)
 			bad++
 		}
-		r, g, bl := tb.rgb(a, b, d)
+		r, g, bl := tb.place(a, tb.values(a, b, d))
 		rr, rg, rb := ref.toRGB(a, b, d)
 		if r != rr || g != rg || bl != rb {
 			t.Errorf("rgb(h %d, s %d, v %d) = %d, %d, %d; hsv2rgb gives %d, %d, %d", a, b, d, r, g, bl, rr, rg, rb)

@@ -115,8 +115,10 @@ func HorizontalFlip(img *imageio.RGB) (*imageio.RGB, error) {
 	for y := 0; y < img.H; y++ {
 		src := img.Pix[y*w*3 : (y+1)*w*3]
 		dst := out.Pix[y*w*3 : (y+1)*w*3]
-		for x, j := 0, (w-1)*3; x < w*3; x, j = x+3, j-3 {
-			dst[j], dst[j+1], dst[j+2] = src[x], src[x+1], src[x+2]
+		for len(src) >= 3 && len(dst) >= 3 {
+			n := len(dst) - 3
+			dst[n], dst[n+1], dst[n+2] = src[0], src[1], src[2]
+			src, dst = src[3:], dst[:n]
 		}
 	}
 	return out, nil
@@ -264,12 +266,12 @@ func affineNearest(img *imageio.RGB, m [6]float64, fill [3]uint8) *imageio.RGB {
 		a5 := fix(m[5] + float64(m[3]*0.5) + float64(m[4]*0.5))
 		for y := 0; y < h; y++ {
 			xx, yy := a2, a5
-			d := y * w * 3
-			for x := 0; x < w; x, d = x+1, d+3 {
-				if xi := int(xx >> 16); xi >= 0 && xi < w {
-					if yi := int(yy >> 16); yi >= 0 && yi < h {
-						put(d, xi, yi)
-					}
+			for row := out.Pix[y*w*3 : (y+1)*w*3]; len(row) >= 3; row = row[3:] {
+				// Both coordinates in the image (unsigned compares also reject negatives).
+				if xi, yi := int(xx>>16), int(yy>>16); uint(xi) < uint(w) && uint(yi) < uint(h) {
+					s := (yi*w + xi) * 3
+					p := in[s : s+3 : s+3]
+					row[0], row[1], row[2] = p[0], p[1], p[2]
 				}
 				xx += a0
 				yy += a3
