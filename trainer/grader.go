@@ -33,14 +33,16 @@ type Grader struct {
 	pipe  *transforms.Pipeline
 	model models.Model
 	dev   gotch.Device
-	cam   bool // the model has a Grad-CAM target layer
+	cam   bool // the model has a Grad-CAM target layer (and class logits to explain)
+	dec   headDecoder
 }
 
 // NewGrader checks cfg as PredictFiles does, then loads the model on cfg.Device with the
 // checkpoint's weights. Notes (device fallback) go to log. Errors from cfg are InputErrors.
 func NewGrader(cfg PredictConfig, log io.Writer) (*Grader, error) {
 	sc := scoring{model: cfg.Model, weights: cfg.Weights, device: cfg.Device, tta: cfg.TTA, transforms: cfg.Transforms,
-		numClasses: cfg.NumClasses, batchSize: 1, imgSize: cfg.ImgSize, threads: cfg.Threads, temperature: cfg.Temperature}
+		numClasses: cfg.NumClasses, batchSize: 1, imgSize: cfg.ImgSize, threads: cfg.Threads, temperature: cfg.Temperature,
+		gradeThresholds: cfg.GradeThresholds}
 	mcfg, err := sc.check("grade with")
 	if err != nil {
 		return nil, err
@@ -58,8 +60,16 @@ func NewGrader(cfg PredictConfig, log io.Writer) (*Grader, error) {
 	if g.model, g.dev, err = sc.loadModel(&g.Report, log); err != nil {
 		return nil, err
 	}
+	g.dec, err = newHeadDecoder(g.model, g.Report.GradeThresholds)
+	if err == nil {
+		err = g.dec.check(cfg.TTA, cfg.Temperature)
+	}
+	if err != nil {
+		g.Close()
+		return nil, inputErr(err)
+	}
 	_, camErr := explain.TargetLayer(cfg.Model)
-	g.cam = camErr == nil
+	g.cam = camErr == nil && g.dec.logits()
 	return g, nil
 }
 
@@ -115,14 +125,11 @@ func (g *Grader) Grade(chw [][]float32) ([]Prediction, error) {
 		return nil, err
 	}
 	defer pred.MustDrop()
-	cls, err := argmax1(pred)
+	db, err := g.dec.decode(pred, true, g.cfg.TTA != "", g.cfg.Temperature)
 	if err != nil {
 		return nil, err
 	}
-	probs, err := softmaxRows(pred, g.cfg.TTA != "", g.cfg.Temperature)
-	if err != nil {
-		return nil, err
-	}
+	cls, probs := db.grades, db.probs
 	out := make([]Prediction, len(chw))
 	for i := range out {
 		out[i] = Prediction{Grade: int(cls[i]), Name: dataset.GradeName(int(cls[i])), Probs: probs[i]}

@@ -32,6 +32,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fset.StringVar(&cfg.Thresholds, "thresholds", "", "a thresholds.json of drgrade eval --out: each answer gets refer yes/no at --operating_point")
 	fset.StringVar(&cfg.OperatingPoint, "operating_point", "", "which point of --thresholds refers (default sens_0.90)")
 	temperature := fset.String("temperature", "", temperatureHelp)
+	gradeThresholdsFlag(fset, &cfg.GradeThresholds)
 
 	fset.StringVar(&sc.Addr, "addr", sc.Addr, "listen on host:port (a host other than loopback without --token prints a warning)")
 	fset.IntVar(&sc.MaxBatch, "max_batch", sc.MaxBatch, "images per forward: concurrent requests are gathered up to this")
