@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,23 @@ import (
 // TestPage drives the page at / in headless Chromium: choose a real fundus photograph
 // (skimage's retina.jpg) and a second picture in the file input, and wait for both grades in
 // the session table, the probability bars, the Grad-CAM overlay and the CSV; the screenshot
-// must not be blank. DRGRADE_SERVE_SCREENSHOT=file.png keeps it to look at.
+// must not be blank. DRGRADE_SERVE_SCREENSHOT=file.png keeps it to look at;
+// DRGRADE_SERVE_WEIGHTS (a shufflenet_small checkpoint) and DRGRADE_SERVE_IMG_SIZE grade with a
+// trained model instead of random weights (scripts/serve-screenshot.sh, for docs/img).
 func TestPage(t *testing.T) {
 	photo := testutil.RetinaPhoto(t)
-	ts := startServer(t, predictConfig(t), nil)
+	pcfg := predictConfig(t)
+	if w := os.Getenv("DRGRADE_SERVE_WEIGHTS"); w != "" {
+		pcfg.Weights = w
+	}
+	if v := os.Getenv("DRGRADE_SERVE_IMG_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("DRGRADE_SERVE_IMG_SIZE=%q: %v", v, err)
+		}
+		pcfg.ImgSize = n
+	}
+	ts := startServer(t, pcfg, nil)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(testutil.Chromium(t)),
 		chromedp.NoSandbox,
