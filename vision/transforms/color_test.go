@@ -138,6 +138,27 @@ func TestApplyJitterMatchesSteps(t *testing.T) {
 	}
 }
 
+// TestSaturateTable checks saturate's tabulated path (large images) against its per-pixel path
+// (run row by row, each row below saturateTableMin).
+func TestSaturateTable(t *testing.T) {
+	img := synthImage(300, 300, 11)
+	if len(img.Pix) < saturateTableMin || 3*img.W >= saturateTableMin {
+		t.Fatal("image does not take both paths")
+	}
+	for _, f := range []float64{0.5, 0.8, 0.99999994, 1.2, 1.7, 2.7} {
+		got := make([]uint8, len(img.Pix))
+		saturate(got, img.Pix, f)
+		want := make([]uint8, len(img.Pix))
+		for y := 0; y < img.H; y++ {
+			o := 3 * img.W * y
+			saturate(want[o:o+3*img.W], img.Pix[o:o+3*img.W], f)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("factor %v: tabulated saturation differs from the per-pixel blend", f)
+		}
+	}
+}
+
 func BenchmarkAdjustHue(b *testing.B) {
 	img := synthImage(224, 224, 5)
 	for _, impl := range []struct {
