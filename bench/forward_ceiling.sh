@@ -4,7 +4,8 @@
 # at the batch sizes a loaded server forms, at 1 and 2 libtorch threads. drgrade serve runs the
 # same forward (its numbers equal drgrade predict's, which equal PyTorch's eval, bit for bit), so
 # no server of either kind can grade faster than this on the machine: it bounds what the ratio
-# at 8 clients can be (BENCHMARKS.md, "Serving"). bench/run_serve.sh runs it after its table.
+# at 8 clients can be (BENCHMARKS.md, "Serving"). The fastest forward of each cell is the
+# ceiling's best estimate on a shared machine. bench/run_serve.sh runs it after its table.
 #
 # Environment (all optional):
 #   BENCH_MODELS    "drgrade_name:torchvision_arch ..." (default: shufflenet_small and resnet)
@@ -17,7 +18,7 @@ cache="${DRGRADE_CACHE:-$HOME/.cache/drgrade}"
 py="${DRGRADE_VENV:-$cache/venv}/bin/python"
 models=${BENCH_MODELS:-"shufflenet_small:shufflenet_v2_x0_5 resnet:resnet50"}
 
-echo "| model | batch | threads | ms per forward (median) | images/s |"
+echo "| model | batch | threads | ms per forward, median (fastest) | images/s, median (fastest) |"
 echo "|---|---|---|---|---|"
 for pair in $models; do
   name=${pair%%:*} arch=${pair##*:}
@@ -27,8 +28,8 @@ for pair in $models; do
         --iters "${CEILING_ITERS:-5}" --warmup 2 | "$py" -c '
 import json, sys
 r = json.load(sys.stdin)
-ms = r["ms_per_forward_median"]
-print("| %s | %d | %d | %.0f | %.1f |" % (r["model"], r["batch"], r["threads"], ms, 1000 * r["batch"] / ms))'
+ms, lo, b = r["ms_per_forward_median"], r["ms_min"], r["batch"]
+print("| %s | %d | %d | %.0f (%.0f) | %.1f (%.1f) |" % (r["model"], b, r["threads"], ms, lo, 1000 * b / ms, 1000 * b / lo))'
     done
   done
 done
