@@ -175,7 +175,7 @@ func TestServeBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := startServe(t, bin, append(common, "--addr", "127.0.0.1:0", "--max_wait", "1s", "--max_batch", "64")...)
+	p := startServe(t, bin, append(common, "--addr", "127.0.0.1:0", "--max_wait", "1s", "--max_batch", "8")...)
 	if strings.Contains(p.head, "WARNING") {
 		t.Errorf("a loopback server warned:\n%s", p.head)
 	}
