@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/drgrade/drgrade/internal/locked"
@@ -80,4 +82,47 @@ func TestHeadsMatchPredict(t *testing.T) {
 			t.Logf("%s: grades %v", head, grades)
 		})
 	}
+}
+
+// TestDICOMUpload: DICOM files posted as raw application/dicom bodies are graded as predict
+// grades the same files, bit for bit (imageio reads DICOM; issue 20), and a transfer syntax
+// imageio refuses is a 4xx JSON error naming it, after which the server still grades.
+func TestDICOMUpload(t *testing.T) {
+	dir := filepath.Join("..", "vision", "imageio", "testdata", "dicom")
+	names := []string{"native_ybr_full.dcm", "jpeg_rgb_adobe.dcm", "native_mono2.dcm"}
+	pcfg := predictConfig(t)
+	var paths []string
+	for _, n := range names {
+		paths = append(paths, filepath.Join(dir, n))
+	}
+	want, skipped, err := trainer.PredictFiles(pcfg, paths, io.Discard)
+	if err != nil || len(skipped) > 0 {
+		t.Fatalf("PredictFiles: %v %v", err, skipped)
+	}
+	ts := startServer(t, pcfg, nil)
+	raw := func(name string) answer {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, ts.url+"/v1/grade", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/dicom")
+		return do(t, req)
+	}
+	var got []Graded
+	for _, n := range names {
+		a := raw(n)
+		if a.status != http.StatusOK || len(a.grade.Results) != 1 {
+			t.Fatalf("%s: status %d: %s", n, a.status, a.body)
+		}
+		r := a.grade.Results[0]
+		r.Path = n
+		got = append(got, r)
+	}
+	samePredictions(t, "DICOM", got, want)
+	a := raw("refused_jpeg2000.dcm")
+	if a.status < 400 || a.status >= 500 || !strings.Contains(a.err.Error, "1.2.840.10008.1.2.4.90") {
+		t.Errorf("JPEG 2000 DICOM: status %d, %s; want a 4xx naming its transfer syntax", a.status, a.body)
+	}
+	ts.goodRequest(t)
 }
