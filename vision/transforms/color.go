@@ -189,8 +189,11 @@ func saturate(dst, src []uint8, factor float64) {
 			}
 			return
 		}
-		// A large image looks up each blend in a table of all (luma, value) pairs.
-		tab := make([]uint8, 256*256)
+		// A large image looks up each blend in a table of all (luma, value) pairs, refilled in
+		// a pooled buffer (one training image after another would otherwise allocate 64 KiB each).
+		tp := saturatePool.Get().(*[256 * 256]uint8)
+		defer saturatePool.Put(tp)
+		tab := tp[:]
 		for l := 0; l < 256; l++ {
 			row := (*[256]uint8)(tab[l*256:])
 			for v := range row {
@@ -205,6 +208,8 @@ func saturate(dst, src []uint8, factor float64) {
 		}
 	}
 }
+
+var saturatePool = sync.Pool{New: func() any { return new([256 * 256]uint8) }}
 
 // saturateTableMin is the image size in bytes from which saturate tabulates the blend: filling
 // the 65,536 entries costs about as much as blending 20,000 pixels directly.
