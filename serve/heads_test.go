@@ -38,12 +38,7 @@ func TestHeadsMatchPredict(t *testing.T) {
 			})
 			pcfg := predictConfig(t)
 			pcfg.Weights = weights
-			var paths []string
-			var data [][]byte
-			for _, n := range testImages {
-				paths = append(paths, imagePath(n))
-				data = append(data, readImage(t, n))
-			}
+			paths, data := testImageFiles(t)
 			if head == models.HeadRegression {
 				// Thresholds between the random model's outputs y (P(grade ≥ 1) = σ(y − t_0) under
 				// rounding's t_0 = 0.5), stored beside the weights, so the images take several grades.

@@ -88,6 +88,15 @@ func readImage(t *testing.T, name string) []byte {
 	return b
 }
 
+// testImageFiles are testImages' paths and bytes.
+func testImageFiles(t *testing.T) (paths []string, data [][]byte) {
+	for _, n := range testImages {
+		paths = append(paths, imagePath(n))
+		data = append(data, readImage(t, n))
+	}
+	return paths, data
+}
+
 func predictConfig(t *testing.T) trainer.PredictConfig {
 	return trainer.PredictConfig{Model: testModel, Weights: testWeights(t), NumClasses: 5, BatchSize: 16, NumWorkers: 0, Threads: 1, Quiet: true}
 }
@@ -268,12 +277,7 @@ func TestWarmUpCoversBatchSizes(t *testing.T) {
 // per image gathered by the batcher.
 func TestGradeMatchesPredict(t *testing.T) {
 	pcfg := predictConfig(t)
-	var paths []string
-	var data [][]byte
-	for _, n := range testImages {
-		paths = append(paths, imagePath(n))
-		data = append(data, readImage(t, n))
-	}
+	paths, data := testImageFiles(t)
 	want, skipped, err := trainer.PredictFiles(pcfg, paths, io.Discard)
 	if err != nil || len(skipped) > 0 {
 		t.Fatalf("PredictFiles: %v %v", err, skipped)

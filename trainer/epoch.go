@@ -639,18 +639,24 @@ func softmaxRows(pred *ts.Tensor, isProb bool, temperature float64) ([][]float32
 	return tensorRows(sm)
 }
 
-// tensorRows pulls a float32 [N, C] tensor to Go, one row per sample.
-func tensorRows(sm *ts.Tensor) ([][]float32, error) {
+// tensorMatrix pulls a float32 [N, C] tensor to Go, row-major, with N and C.
+func tensorMatrix(sm *ts.Tensor) ([]float32, int, int, error) {
 	size, err := sm.Size()
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	if len(size) != 2 {
-		return nil, fmt.Errorf("logits of shape %v: want [N, C]", size)
+		return nil, 0, 0, fmt.Errorf("logits of shape %v: want [N, C]", size)
 	}
 	n, c := int(size[0]), int(size[1])
 	v := make([]float32, n*c)
-	if err := torchext.CopyTo(sm, v); err != nil {
+	return v, n, c, torchext.CopyTo(sm, v)
+}
+
+// tensorRows pulls a float32 [N, C] tensor to Go, one row per sample.
+func tensorRows(sm *ts.Tensor) ([][]float32, error) {
+	v, n, c, err := tensorMatrix(sm)
+	if err != nil {
 		return nil, err
 	}
 	rows := make([][]float32, n)

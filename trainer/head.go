@@ -94,42 +94,31 @@ func (d headDecoder) decode(pred *ts.Tensor, withProbs, isProb bool, temperature
 		}
 		return b, err
 	}
-	rows, err := floatRows(pred)
+	z, n, k, err := floatMatrix(pred) // ordinal: the cumulative logits, n × (K−1)
 	if err != nil {
 		return b, err
 	}
-	n := len(rows)
-	var z []float32 // cumulative logits, n × (K−1)
-	k := 0
 	switch d.head {
 	case models.HeadOrdinal:
-		if n > 0 {
-			k = len(rows[0])
-		}
-		z = make([]float32, 0, n*k)
-		for _, r := range rows {
-			z = append(z, r...)
-		}
 		if b.grades, err = loss.CoralGrades(z, n, k); err != nil {
 			return b, err
 		}
+		if withProbs {
+			b.probs, err = cumulativeProbs(z, n, k)
+		}
+		return b, err
 	case models.HeadRegression:
+		if k != 1 {
+			return b, fmt.Errorf("regression head: %d outputs per image, want 1", k)
+		}
 		b.outputs = make([]float64, n)
-		for i, r := range rows {
-			if len(r) != 1 {
-				return b, fmt.Errorf("regression head: %d outputs per image, want 1", len(r))
-			}
-			b.outputs[i] = float64(r[0])
+		for i, y := range z {
+			b.outputs[i] = float64(y)
 		}
 		b.grades, b.probs, err = regressionDecode(b.outputs, d.thresholds, withProbs)
 		return b, err
-	default:
-		return b, fmt.Errorf("unknown output head %q", d.head)
 	}
-	if withProbs {
-		b.probs, err = cumulativeProbs(z, n, k)
-	}
-	return b, err
+	return b, fmt.Errorf("unknown output head %q", d.head)
 }
 
 // regressionDecode is the regression head's grades for outputs y under thresholds, and with
@@ -196,17 +185,17 @@ func optimizeThresholds(ev *EvalResult, numClasses int) ([]float64, error) {
 	return t, nil
 }
 
-// floatRows is tensorRows of pred as float32 (autocast's outputs may be bfloat16 or float16).
-func floatRows(pred *ts.Tensor) ([][]float32, error) {
+// floatMatrix is tensorMatrix of pred as float32 (autocast's outputs may be bfloat16 or float16).
+func floatMatrix(pred *ts.Tensor) ([]float32, int, int, error) {
 	if pred.DType() == gotch.Float {
-		return tensorRows(pred)
+		return tensorMatrix(pred)
 	}
 	f, err := pred.Totype(gotch.Float, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	defer f.MustDrop()
-	return tensorRows(f)
+	return tensorMatrix(f)
 }
 
 // describeHead names an output head for the run header and eval's report.

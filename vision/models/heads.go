@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 
 	"github.com/drgrade/drgrade/vision/models/pth"
@@ -125,12 +126,14 @@ func convertCoral(m Model, numClasses int) (*ts.Tensor, error) {
 
 // freshParam is a trainable float32 CPU tensor initialised by init, registered nowhere.
 func freshParam(shape []int64, init Init) (*ts.Tensor, error) {
-	p := NewStateDict().Root()
-	t := p.newTensor("t", shape, init)
-	if err := p.sd.Err(); err != nil {
+	t, err := ts.Empty(shape, gotch.Float, gotch.CPU)
+	if err != nil {
 		return nil, err
 	}
-	if err := t.RequiresGrad_(true); err != nil {
+	if err = init(t); err == nil {
+		err = t.RequiresGrad_(true)
+	}
+	if err != nil {
 		t.MustDrop()
 		return nil, err
 	}
