@@ -3,7 +3,6 @@ package trainer
 import (
 	"io"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -45,8 +44,9 @@ func loaderGoroutines() int {
 // collector stays on (the loader's garbage, ~1 MB a step, would otherwise pile up to GBs), so
 // a forgotten tensor would be freed by its finalizer and the live count alone could miss it:
 // the finalizers queued over the loop must be exactly the gotch Scalars it created. Each
-// reading follows debug.FreeOSMemory, a full collection that queues every unreachable
-// object's finalizer and returns Go's garbage to the system, so RSS counts live memory.
+// reading is testutil.ReadMemory, after full collections (every unreachable object's finalizer
+// queued) with both allocators' free memory handed back: RSS with Go's heap counted by its live
+// bytes, so that what it bounds is memory in use, not the Go heap's resident slack.
 func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 	if testutil.InMemoryTestParent(t, "TestTrainStepsKeepMemoryFlat") {
 		return
@@ -114,17 +114,17 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 		for e := 0; e < warmEpochs; e++ {
 			epoch(e)
 		}
-		debug.FreeOSMemory()
-		live0, fin0, sc0, c0, rss0 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
+		mem0 := testutil.ReadMemory(t)
+		live0, fin0, sc0, c0 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse()
 		for e := warmEpochs; e < epochs; e++ {
 			epoch(e)
 		}
-		debug.FreeOSMemory()
-		live1, fin1, sc1, c1, rss1 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse(), testutil.RSS(t)
+		mem1 := testutil.ReadMemory(t)
+		live1, fin1, sc1, c1 := len(ts.ExistingTensors), testutil.FinalizersQueued(), atomic.LoadInt64(&ts.ScalarCount), torchext.MallocInUse()
 		scalars, finalized := sc1-sc0, int64(fin1-fin0)
-		t.Logf("%d steps (%d epochs of %d), measured after step %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap in use %d → %d KB",
-			epochs*per, epochs, per, warmEpochs*per, float64(rss0)/(1<<20), float64(rss1)/(1<<20), 100*(float64(rss1)/float64(rss0)-1),
-			live0, live1, finalized, scalars, c0>>10, c1>>10)
+		grew := float64(mem1.InUse())/float64(mem0.InUse()) - 1
+		t.Logf("%d steps (%d epochs of %d), measured after step %d: %v → %v (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap in use %d → %d KB",
+			epochs*per, epochs, per, warmEpochs*per, mem0, mem1, 100*grew, live0, live1, finalized, scalars, c0>>10, c1>>10)
 		if live1 != live0 {
 			t.Errorf("live tensors %d → %d over %d training steps: a step leaks tensors", live0, live1, (epochs-warmEpochs)*per)
 		}
@@ -132,10 +132,10 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 			t.Errorf("%d objects were left to their finalizer over %d training steps, %d more than the gotch Scalars made: tensors are freed by the collector, not by the step (gotch's Float64Values leaks its Double copy, for one)",
 				finalized, (epochs-warmEpochs)*per, finalized-scalars)
 		}
-		// RSS within 2% after warm-up: measured +0.32% over the 900 steps (159.8 → 160.4 MB,
-		// the allocator's slack); a step leaking one 4 KB page would add 3.6 MB, 2.3%.
-		if float64(rss1) > 1.02*float64(rss0) {
-			t.Errorf("RSS grew %.2f%% over %d training steps (bound 2%%)", 100*(float64(rss1)/float64(rss0)-1), (epochs-warmEpochs)*per)
+		// Memory in use within 2% after warm-up: RSS measured +0.32% over the 900 steps (159.8 →
+		// 160.4 MB, the allocator's slack); a step leaking one 4 KB page would add 3.6 MB, 2.3%.
+		if grew > 0.02 {
+			t.Errorf("memory in use grew %.2f%% over %d training steps (bound 2%%)", 100*grew, (epochs-warmEpochs)*per)
 		}
 		// Every epoch's iterator was closed: its feeder and workers have exited (Close waits).
 		if g, l := runtime.NumGoroutine(), loaderGoroutines(); g > goroutines0 || l > loader0 {
@@ -148,7 +148,7 @@ func TestTrainStepsKeepMemoryFlat(t *testing.T) {
 // training, evaluation, metrics, DDR.txt, metrics.json/csv, TensorBoard events, curves.png,
 // the best checkpoint with its confusion_matrix.png, and last.pth. From the end of epoch 4 to
 // the end of the last, live tensors stay exactly level, nothing is left to a finalizer but
-// gotch's Scalars, and RSS stays within 2%. In a child process with a fixed mmap threshold.
+// gotch's Scalars, and memory in use (testutil.ReadMemory) stays within 2%. In a child process with a fixed mmap threshold.
 func TestRunKeepsMemoryFlat(t *testing.T) {
 	if testutil.InMemoryTestParent(t, "TestRunKeepsMemoryFlat") {
 		return
@@ -160,18 +160,19 @@ func TestRunKeepsMemoryFlat(t *testing.T) {
 	}
 	const warm = 4
 	type reading struct {
-		live         int
-		fin, sc, rss int64
-		cHeap        int64
+		live    int
+		fin, sc int64
+		mem     testutil.Memory
+		cHeap   int64
 	}
 	var at []reading
 	cfg.afterEpoch = func(epoch int) {
 		if epoch+1 != warm && epoch+1 != cfg.Epochs {
 			return
 		}
-		debug.FreeOSMemory()
+		mem := testutil.ReadMemory(t)
 		at = append(at, reading{len(ts.ExistingTensors), int64(testutil.FinalizersQueued()), atomic.LoadInt64(&ts.ScalarCount),
-			testutil.RSS(t), torchext.MallocInUse()})
+			mem, torchext.MallocInUse()})
 	}
 	goroutines0 := runtime.NumGoroutine()
 	if _, err := Run(cfg, io.Discard, nil); err != nil {
@@ -181,17 +182,17 @@ func TestRunKeepsMemoryFlat(t *testing.T) {
 		t.Fatalf("%d readings, want 2", len(at))
 	}
 	r0, r1 := at[0], at[1]
-	t.Logf("epochs %d → %d: RSS %.1f → %.1f MB (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap %d → %d KB",
-		warm, cfg.Epochs, float64(r0.rss)/(1<<20), float64(r1.rss)/(1<<20), 100*(float64(r1.rss)/float64(r0.rss)-1),
-		r0.live, r1.live, r1.fin-r0.fin, r1.sc-r0.sc, r0.cHeap>>10, r1.cHeap>>10)
+	grew := float64(r1.mem.InUse())/float64(r0.mem.InUse()) - 1
+	t.Logf("epochs %d → %d: %v → %v (%+.2f%%), live tensors %d → %d, finalizers queued %d for %d gotch Scalars made, C heap %d → %d KB",
+		warm, cfg.Epochs, r0.mem, r1.mem, 100*grew, r0.live, r1.live, r1.fin-r0.fin, r1.sc-r0.sc, r0.cHeap>>10, r1.cHeap>>10)
 	if r1.live != r0.live {
 		t.Errorf("live tensors %d → %d over %d epochs: an epoch leaks tensors", r0.live, r1.live, cfg.Epochs-warm)
 	}
 	if r1.fin-r0.fin != r1.sc-r0.sc {
 		t.Errorf("%d objects left to their finalizer over %d epochs, %d more than the gotch Scalars made", r1.fin-r0.fin, cfg.Epochs-warm, (r1.fin-r0.fin)-(r1.sc-r0.sc))
 	}
-	if float64(r1.rss) > 1.02*float64(r0.rss) {
-		t.Errorf("RSS grew %.2f%% over %d epochs (bound 2%%, as the train-step test)", 100*(float64(r1.rss)/float64(r0.rss)-1), cfg.Epochs-warm)
+	if grew > 0.02 {
+		t.Errorf("memory in use grew %.2f%% over %d epochs (bound 2%%, as the train-step test)", 100*grew, cfg.Epochs-warm)
 	}
 	// goleak's rule: a goroutine that outlives the run for a second is left behind (the runtime's
 	// finalizer goroutine counts while it runs a finalizer, and thousands are queued here).
