@@ -61,7 +61,7 @@ func TestHSVTablesExhaustive(t *testing.T) {
 	for c := 0; c < 1<<24 && bad < 5; c++ {
 		a, b, d := uint8(c>>16), uint8(c>>8), uint8(c)
 		h, s, v := tb.hsv(tb.sorted(&[3]uint8{a, b, d}))
-		rh, rs, rv := refRGBToHSV(a, b, d)
+		rh, rs, rv := rgbToHSV(a, b, d)
 		if h != rh || s != rs || v != rv {
 			t.Errorf("hsv(%d, %d, %d) = %d, %d, %d; rgb2hsv gives %d, %d, %d", a, b, d, h, s, v, rh, rs, rv)
 			bad++

@@ -2,7 +2,8 @@ package transforms
 
 // The reference for color_test.go: PIL's HSV round trip per pixel in float arithmetic, as
 // color.go computed it before the tables (kept verbatim apart from the names), parity-tested
-// against Pillow by TestParityTransforms at the time.
+// against Pillow by TestParityTransforms at the time. Its forward half is color.go's rgbToHSV,
+// which still computes one pixel in float and builds the tables from representatives.
 
 import (
 	"fmt"
@@ -30,45 +31,10 @@ func refAdjustHue(img *imageio.RGB, hueFactor float64) (*imageio.RGB, error) {
 	for i := 0; i+2 < len(src); i += 3 {
 		p := (*[3]uint8)(src[i:])
 		d := (*[3]uint8)(dst[i:])
-		h, s, v := refRGBToHSV(p[0], p[1], p[2])
+		h, s, v := rgbToHSV(p[0], p[1], p[2])
 		d[0], d[1], d[2] = tb.toRGB(h+shift, s, v)
 	}
 	return out, nil
-}
-
-// refRGBToHSV mirrors Convert.c's rgb2hsv_row, reproducing its mix of float32 variables and
-// double-precision constants operation by operation.
-func refRGBToHSV(r, g, b uint8) (uint8, uint8, uint8) {
-	maxc := max(r, g, b)
-	minc := min(r, g, b)
-	if minc == maxc {
-		return 0, 0, maxc
-	}
-	cr := float32(maxc - minc)
-	s := cr / float32(maxc)
-	var h float32
-	switch {
-	case r == maxc:
-		gc := float32(maxc-g) / cr
-		bc := float32(maxc-b) / cr
-		h = bc - gc
-	case g == maxc:
-		rc := float32(maxc-r) / cr
-		bc := float32(maxc-b) / cr
-		h = float32(2.0 + float64(rc) - float64(bc))
-	default:
-		rc := float32(maxc-r) / cr
-		gc := float32(maxc-g) / cr
-		h = float32(4.0 + float64(gc) - float64(rc))
-	}
-	// fmod(h/6 + 1, 1): h/6 + 1 lies in [5/6, 11/6], where subtracting 1 is exact (Sterbenz),
-	// so this is the exact fmod without math.Mod's cost.
-	x := float64(h)/6.0 + 1.0
-	if x >= 1 {
-		x -= 1
-	}
-	h = float32(x)
-	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
 }
 
 // refHSVTables hold the per-hue and per-saturation terms of Convert.c's hsv2rgb, which depend on
